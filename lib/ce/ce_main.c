@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+
+#include "ce_priv.h"
+
+RTE_LOG_REGISTER(ce_logtype, spigate.ce, INFO);
+
+static int
+has_lcore(const unsigned *list, unsigned n, unsigned l)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] == l)
+			return 1;
+	return 0;
+}
+
+static int
+port_index(const struct ce *ce, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < ce->dep->n_ports; i++)
+		if (strcmp(ce->dep->ports[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+route_init(struct ce *ce)
+{
+	const struct ce_policydb *db = ce->db;
+	struct sg_route_conf rc = {
+		.name = "sg_route",
+		.socket = rte_socket_id(),
+		.max_routes = db->n_routes + 16,
+		.max_neigh = db->n_neighbors + 16,
+	};
+	unsigned i;
+	int p, r;
+
+	ce->route = sg_route_create(&rc);
+	if (ce->route == NULL)
+		return -ENOMEM;
+	for (i = 0; i < ce->n_ports; i++)
+		sg_route_port_mac(ce->route, ce->port_id[i], &ce->port_mac[i]);
+	for (i = 0; i < db->n_neighbors; i++) {
+		const struct ce_neigh_cfg *n = &db->neighbors[i];
+		struct rte_ether_addr mac;
+
+		p = port_index(ce, n->port);
+		memcpy(mac.addr_bytes, n->mac, 6);
+		r = sg_route_neigh_add(ce->route, &n->ip, ce->port_id[p], &mac);
+		if (r != 0)
+			return r;
+	}
+	for (i = 0; i < db->n_routes; i++) {
+		const struct ce_route_cfg *rt = &db->routes[i];
+
+		p = port_index(ce, rt->port);
+		r = sg_route_add(ce->route, &rt->dst, ce->port_id[p],
+				 rt->has_via ? &rt->via : NULL);
+		if (r != 0) {
+			CE_LOG(ERR, "%s:%d: route: %s", db->path, rt->line,
+			       strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int
+spd_init(struct ce *ce)
+{
+	const struct ce_policydb *db = ce->db;
+	struct cfe_spd_rule *r[2];
+	unsigned n[2] = { 0, 0 }, i;
+
+	r[0] = calloc(db->n_policies + 1, sizeof(**r));
+	r[1] = calloc(db->n_policies + 1, sizeof(**r));
+	if (r[0] == NULL || r[1] == NULL) {
+		free(r[0]);
+		free(r[1]);
+		return -ENOMEM;
+	}
+	for (i = 0; i < db->n_policies; i++) {
+		const struct ce_policy_cfg *p = &db->policies[i];
+		int d = p->dir == CE_DIR_OUT;
+		struct cfe_spd_rule *x = &r[d][n[d]++];
+
+		x->src = p->src;
+		x->dst = p->dst;
+		x->proto = p->proto == CE_ANY ? -1 : p->proto;
+		x->sport_lo = p->sport_lo;
+		x->sport_hi = p->sport_hi;
+		x->dport_lo = p->dport_lo;
+		x->dport_hi = p->dport_hi;
+		x->priority = p->priority;
+		x->action = p->action == CE_ACT_PROTECT ? CFE_SPD_PROTECT :
+			p->action == CE_ACT_BYPASS ? CFE_SPD_BYPASS :
+			CFE_SPD_DISCARD;
+		x->spi = p->sa_spi;
+	}
+	ce->spd = cfe_spd_create(r[0], n[0], r[1], n[1], rte_socket_id());
+	free(r[0]);
+	free(r[1]);
+	return ce->spd == NULL ? -ENOMEM : 0;
+}
+
+/*
+ * Contexts of the lcores with a role, and their TX buffers: one TX queue
+ * per transmitting lcore where the device has enough, else shared queues
+ * behind a spinlock (sg_tx.h).
+ */
+static int
+lcores_init(struct ce *ce)
+{
+	const struct ce_deploy *dep = ce->dep;
+	unsigned l, p, txi = 0;
+
+	for (l = 0; l < RTE_MAX_LCORE; l++) {
+		unsigned roles = 0;
+		struct ce_lcore *lc;
+
+		if (has_lcore(dep->cfe_lcores, dep->n_cfe, l))
+			roles |= SG_ROLE_CFE;
+		if (has_lcore(dep->dfe_lcores, dep->n_dfe, l))
+			roles |= SG_ROLE_DFE;
+		if (dep->ce_lcore == l)
+			roles |= SG_ROLE_CE;
+		if (roles == 0)
+			continue;
+		if (!rte_lcore_is_enabled(l)) {
+			CE_LOG(ERR, "lcore %u has a role but is not in the EAL "
+			       "lcore list (-l / --lcores)", l);
+			return -EINVAL;
+		}
+		lc = rte_zmalloc("ce_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+		if (lc == NULL)
+			return -ENOMEM;
+		lc->lcore = l;
+		lc->roles = roles;
+		lc->qsv = ce->qsv;
+		lc->quit = &ce->quit;
+		lc->st = &ce->stats[l];
+		if (roles & SG_ROLE_CE)
+			lc->ce = ce;
+		if (roles & (SG_ROLE_CFE | SG_ROLE_DFE)) {
+			for (p = 0; p < ce->n_ports; p++) {
+				uint16_t pid = ce->port_id[p];
+				struct sg_txq *q = &lc->txq[pid];
+
+				if (ce->n_txq[p] == 0)
+					continue;
+				q->port = pid;
+				q->queue = txi % ce->n_txq[p];
+				q->enabled = 1;
+				if (ce->n_txq[p] < ce->n_tx_lcores) {
+					q->lock = &ce->txq_lock[pid][q->queue];
+					rte_spinlock_init(q->lock);
+				}
+			}
+			txi++;
+		}
+		ce->lc[l] = lc;
+	}
+	ce->st = &ce->stats[dep->ce_lcore];
+	return 0;
+}
+
+static int
+elements_init(struct ce *ce)
+{
+	const struct ce_deploy *dep = ce->dep;
+	char name[RTE_RING_NAMESIZE];
+	unsigned i, p, q;
+
+	ce->punt_ring = rte_ring_create("sg_punt", dep->ring_size,
+					rte_socket_id(), RING_F_SC_DEQ);
+	if (ce->punt_ring == NULL)
+		return -ENOMEM;
+	ce->n_dfe = dep->n_dfe;
+	ce->n_cfe = dep->n_cfe;
+	for (i = 0; i < ce->n_dfe; i++) {
+		struct ce_lcore *lc = ce->lc[dep->dfe_lcores[i]];
+		struct dfe_conf dc = {
+			.id = i,
+			.socket = rte_socket_id(),
+			.crypto = dep->crypto_mode == CE_CRYPTO_CPU ?
+				DFE_CRYPTO_CPU : DFE_CRYPTO_LOOKASIDE,
+			.cdev_id = ce->cdev[i % ce->n_cdev],
+			.cdev_qp = (uint16_t)(i / ce->n_cdev),
+			.cop_pool = ce->cop_pool,
+			.route = ce->route,
+			.txq = lc->txq,
+			.stats = lc->st,
+			.max_sa = ce->db->n_sas + 1,
+			.stash_per_sa = dep->hold_packets,
+		};
+
+		snprintf(name, sizeof(name), "sg_dfe%u", i);
+		ce->dfe_ring[i] = rte_ring_create(name, dep->ring_size,
+						  rte_socket_id(), RING_F_SC_DEQ);
+		if (ce->dfe_ring[i] == NULL)
+			return -ENOMEM;
+		dc.ring = ce->dfe_ring[i];
+		ce->dfe[i] = dfe_create(&dc);
+		if (ce->dfe[i] == NULL)
+			return -rte_errno;
+		lc->dfe = ce->dfe[i];
+	}
+	for (i = 0; i < ce->n_cfe; i++) {
+		struct ce_lcore *lc = ce->lc[dep->cfe_lcores[i]];
+		struct cfe_conf cc = {
+			.id = i,
+			.socket = rte_socket_id(),
+			.table = ce->table,
+			.spd = ce->spd,
+			.route = ce->route,
+			.n_dfe = ce->n_dfe,
+			.punt_ring = ce->punt_ring,
+			.punt_rate = dep->punt_rate,
+			.punt_burst = dep->punt_burst,
+			.rx_stop = &ce->rx_stop,
+			.txq = lc->txq,
+			.stats = lc->st,
+		};
+
+		memcpy(cc.dfe_ring, ce->dfe_ring, sizeof(cc.dfe_ring));
+		for (p = 0; p < ce->n_ports; p++) {
+			for (q = i; q < ce->n_rxq[p]; q += ce->n_cfe) {
+				struct cfe_rxq *rq = &cc.rxq[cc.n_rxq++];
+
+				rq->port = ce->port_id[p];
+				rq->queue = q;
+				rq->role = dep->ports[p].role == CE_PORT_PROTECTED ?
+					CFE_PORT_PROTECTED : CFE_PORT_UNPROTECTED;
+				rq->mac = ce->port_mac[p];
+			}
+		}
+		ce->cfe[i] = cfe_create(&cc);
+		if (ce->cfe[i] == NULL)
+			return -rte_errno;
+		lc->cfe = ce->cfe[i];
+	}
+	return 0;
+}
+
+static int
+eager_install(struct ce *ce)
+{
+	unsigned i, n = 0;
+	int rc;
+
+	for (i = 0; i < ce->n_sa; i++) {
+		struct ce_sa *sa = &ce->sa[i];
+
+		if (sa->cfg->dir != CE_DIR_IN ||
+		    sa->cfg->install != CE_INSTALL_EAGER)
+			continue;
+		rc = ce_sa_install(ce, sa, false);
+		if (rc != 0) {
+			CE_LOG(ERR, "%s:%d: SA 0x%x: eager install failed: %s",
+			       ce->db->path, sa->cfg->line, sa->cfg->spi,
+			       strerror(-rc));
+			return rc;
+		}
+		n++;
+	}
+	if (n != 0)
+		CE_LOG(INFO, "%u SAs installed at start", n);
+	return 0;
+}
+
+struct ce *
+ce_create(const struct ce_deploy *dep, const struct ce_policydb *db,
+	  const struct ce_opts *o)
+{
+	struct ce *ce;
+	size_t sz;
+	int rc;
+
+	ce = rte_zmalloc("ce", sizeof(*ce), RTE_CACHE_LINE_SIZE);
+	if (ce == NULL)
+		return NULL;
+	ce->dep = dep;
+	ce->db = db;
+	ce->opts = *o;
+	ce->hz = rte_get_tsc_hz();
+	ce->start_tsc = rte_rdtsc();
+	ce->ce_lcore = dep->ce_lcore;
+	pthread_mutex_init(&ce->lock, NULL);
+	if (dep->ce_lcore != rte_get_main_lcore()) {
+		CE_LOG(ERR, "lcores.ce = %u: the CE runs on the main lcore, "
+		       "which is %u (the first of -l)", dep->ce_lcore,
+		       rte_get_main_lcore());
+		goto fail;
+	}
+	ce->stats = rte_zmalloc("sg_stats",
+				sizeof(*ce->stats) * RTE_MAX_LCORE,
+				RTE_CACHE_LINE_SIZE);
+	sz = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	ce->qsv = rte_zmalloc("sg_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (ce->stats == NULL || ce->qsv == NULL ||
+	    rte_rcu_qsbr_init(ce->qsv, RTE_MAX_LCORE) != 0)
+		goto fail;
+	ce->n_tx_lcores = 0;
+	{
+		unsigned l;
+
+		for (l = 0; l < RTE_MAX_LCORE; l++)
+			if (has_lcore(dep->cfe_lcores, dep->n_cfe, l) ||
+			    has_lcore(dep->dfe_lcores, dep->n_dfe, l))
+				ce->n_tx_lcores++;
+	}
+	if ((rc = ce_ports_init(ce)) != 0 || (rc = ce_crypto_init(ce)) != 0)
+		goto fail;
+	ce->table = cfe_table_create("sg_cls", RTE_MAX(db->n_sas * 2, 1024u),
+				     rte_socket_id(), ce->qsv);
+	if (ce->table == NULL) {
+		CE_LOG(ERR, "classification table: %s", rte_strerror(rte_errno));
+		goto fail;
+	}
+	if ((rc = route_init(ce)) != 0 || (rc = spd_init(ce)) != 0 ||
+	    (rc = lcores_init(ce)) != 0 || (rc = elements_init(ce)) != 0 ||
+	    (rc = ce_sadb_init(ce)) != 0 || (rc = eager_install(ce)) != 0)
+		goto fail;
+	if (dep->telemetry && ce_telemetry_init(ce) != 0)
+		goto fail;
+	return ce;
+fail:
+	ce_destroy(ce);
+	return NULL;
+}
+
+static void
+ring_free_all(struct rte_ring *r)
+{
+	struct rte_mbuf *m;
+
+	if (r == NULL)
+		return;
+	while (rte_ring_dequeue(r, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(r);
+}
+
+void
+ce_destroy(struct ce *ce)
+{
+	unsigned i;
+
+	if (ce == NULL)
+		return;
+	if (ce->sa != NULL)
+		ce_sadb_fini(ce);
+	for (i = 0; i < ce->n_cfe; i++)
+		cfe_destroy(ce->cfe[i]);
+	for (i = 0; i < ce->n_dfe; i++) {
+		dfe_destroy(ce->dfe[i]);
+		ring_free_all(ce->dfe_ring[i]);
+	}
+	ring_free_all(ce->punt_ring);
+	for (i = 0; i < RTE_MAX_LCORE; i++)
+		rte_free(ce->lc[i]);
+	cfe_spd_destroy(ce->spd);
+	sg_route_destroy(ce->route);
+	cfe_table_destroy(ce->table);
+	ce_crypto_fini(ce);
+	ce_ports_fini(ce);
+	rte_free(ce->qsv);
+	rte_free(ce->stats);
+	rte_free(ce);
+}
+
+void *
+ce_lcore_arg(struct ce *ce, unsigned lcore)
+{
+	return lcore < RTE_MAX_LCORE ? ce->lc[lcore] : NULL;
+}
+
+void
+ce_stop(struct ce *ce)
+{
+	ce->stop_req = 1;
+}
+
+/*
+ * The loop of every lcore: the roles it has, one pass each, then the TX
+ * buffers, then a quiescent-state report (nothing of the tables is held
+ * across iterations). Busy and idle cycles feed /spigate/lcores.
+ */
+int
+ce_lcore_main(void *arg)
+{
+	struct ce_lcore *lc = arg;
+	struct sg_lcore_stats *st = lc->st;
+	bool reader = lc->roles & (SG_ROLE_CFE | SG_ROLE_DFE);
+	uint64_t t0, t1;
+	unsigned n, p;
+
+	if (reader) {
+		rte_rcu_qsbr_thread_register(lc->qsv, lc->lcore);
+		rte_rcu_qsbr_thread_online(lc->qsv, lc->lcore);
+	}
+	t0 = rte_rdtsc();
+	while (!*lc->quit) {
+		n = 0;
+		if (lc->cfe != NULL)
+			n += cfe_poll(lc->cfe);
+		if (lc->dfe != NULL)
+			n += dfe_poll(lc->dfe);
+		if (lc->ce != NULL)
+			n += ce_poll(lc->ce);
+		if (reader) {
+			for (p = 0; p < SG_MAX_PORTS; p++)
+				if (lc->txq[p].n != 0)
+					sg_txq_flush(&lc->txq[p], st);
+			rte_rcu_qsbr_quiescent(lc->qsv, lc->lcore);
+		}
+		t1 = rte_rdtsc();
+		if (n != 0)
+			st->busy_cycles += t1 - t0;
+		else
+			st->idle_cycles += t1 - t0;
+		t0 = t1;
+	}
+	if (reader) {
+		for (p = 0; p < SG_MAX_PORTS; p++)
+			sg_txq_flush(&lc->txq[p], st);
+		rte_rcu_qsbr_thread_offline(lc->qsv, lc->lcore);
+		rte_rcu_qsbr_thread_unregister(lc->qsv, lc->lcore);
+	}
+	return 0;
+}

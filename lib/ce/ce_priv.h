@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef CE_PRIV_H
+#define CE_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <rte_crypto.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_spinlock.h>
+
+#include "ce.h"
+#include "ce_config.h"
+#include "cfe.h"
+#include "cfe_spd.h"
+#include "cfe_table.h"
+#include "dfe.h"
+#include "sg_common.h"
+#include "sg_route.h"
+#include "sg_stats.h"
+#include "sg_tx.h"
+
+extern int ce_logtype;
+#define CE_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_ ## level, ce_logtype, "spigate: " fmt "\n", ##__VA_ARGS__)
+
+struct ce_xforms {
+	struct rte_crypto_sym_xform x[2];
+	struct rte_crypto_sym_xform *head;
+	uint32_t salt;                /* as it appears in the key material */
+};
+int ce_xform_inbound(const struct ce_sa_cfg *s, struct ce_xforms *x);
+
+enum ce_sa_state {
+	CE_SA_CONFIGURED,             /* known, not in the data path */
+	CE_SA_INSTALLING,             /* published, key written, gate closed */
+	CE_SA_INSTALLED,
+	CE_SA_EXPIRED,
+	CE_SA_FAILED,                 /* the crypto device refused it */
+};
+extern const char *const ce_sa_state_names[];
+
+/* The CE's full SA: configuration, placement, and held packets. */
+struct ce_sa {
+	const struct ce_sa_cfg *cfg;
+	enum ce_sa_state state;
+	uint8_t inner_family;
+	bool shared_spi;              /* another inbound SA has this SPI */
+	unsigned dfe;
+	uint32_t slot;
+	uint16_t gen;
+	struct dfe_sa *rt;
+	uint64_t install_tsc;
+	uint64_t rcu_token;
+	bool token_passed;
+	uint32_t n_hold, hold_head;   /* FIFO of held packets */
+	struct rte_mbuf **hold;
+	struct ce_sa *next_spi;       /* chain of SAs with the same SPI */
+	unsigned pending_idx;         /* in ce->pending[] while INSTALLING */
+};
+
+/* Per-lcore context: the launch argument of ce_lcore_main(). */
+struct ce_lcore {
+	unsigned lcore;
+	unsigned roles;               /* SG_ROLE_* */
+	struct cfe *cfe;
+	struct dfe *dfe;
+	struct ce *ce;                /* set on the CE's lcore */
+	struct rte_rcu_qsbr *qsv;     /* data lcores report quiescence */
+	const volatile int *quit;
+	unsigned n_ports;
+	struct sg_txq txq[SG_MAX_PORTS];
+	struct sg_lcore_stats *st;
+} __rte_cache_aligned;
+
+struct ce_dfe_slots {
+	uint32_t n_free;
+	uint32_t *free;               /* stack of free slots */
+	uint16_t *gen;                /* generation per slot */
+	unsigned installed;
+};
+
+struct ce {
+	const struct ce_deploy *dep;
+	const struct ce_policydb *db;
+	struct ce_opts opts;
+	uint64_t start_tsc, hz;
+
+	/* ports */
+	unsigned n_ports;
+	uint16_t port_id[SG_MAX_PORTS];
+	struct rte_ether_addr port_mac[SG_MAX_PORTS];
+	uint16_t n_txq[SG_MAX_PORTS], n_rxq[SG_MAX_PORTS];
+	rte_spinlock_t txq_lock[SG_MAX_PORTS][RTE_MAX_LCORE];
+	struct rte_mempool *pool;
+
+	/* crypto */
+	uint8_t cdev[CE_MAX_CRYPTODEV];
+	unsigned n_cdev;
+	struct rte_mempool *sess_pool[CE_MAX_CRYPTODEV];
+	struct rte_mempool *cop_pool;
+
+	/* elements */
+	struct rte_rcu_qsbr *qsv;
+	struct cfe_table *table;
+	struct cfe_spd *spd;
+	struct sg_route *route;
+	struct rte_ring *punt_ring;
+	unsigned n_dfe, n_cfe;
+	struct rte_ring *dfe_ring[SG_MAX_DFE];
+	struct dfe *dfe[SG_MAX_DFE];
+	struct cfe *cfe[SG_MAX_CFE];
+	struct ce_dfe_slots slots[SG_MAX_DFE];
+	struct ce_lcore *lc[RTE_MAX_LCORE];
+	struct sg_lcore_stats *stats;  /* [RTE_MAX_LCORE] */
+	struct sg_lcore_stats *st;     /* the CE's own block */
+	unsigned ce_lcore;
+	unsigned n_tx_lcores;
+
+	/* SA database */
+	pthread_mutex_t lock;          /* CE thread vs telemetry thread */
+	unsigned n_sa;
+	struct ce_sa *sa;              /* one per configured SA */
+	struct rte_hash *by_spi;       /* inbound SPI -> first ce_sa */
+	unsigned n_pending;
+	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
+	uint64_t unknown_log_tsc;
+	uint64_t unknown_suppressed;
+
+	/* life cycle */
+	volatile int rx_stop;
+	volatile int quit;
+	volatile int stop_req;
+	uint64_t drain_start;
+	uint64_t last_rx, last_rx_tsc;
+	uint64_t next_life_tsc;
+	uint64_t next_progress_tsc;
+};
+
+/* ce_ports.c */
+int ce_ports_init(struct ce *ce);
+void ce_ports_fini(struct ce *ce);
+int ce_crypto_init(struct ce *ce);
+void ce_crypto_fini(struct ce *ce);
+
+/* ce_sadb.c */
+int ce_sadb_init(struct ce *ce);
+void ce_sadb_fini(struct ce *ce);
+int ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated);
+struct ce_sa *ce_sa_find_in(struct ce *ce, uint32_t spi, const uint8_t *dst,
+			    uint8_t family);
+struct ce_sa *ce_sa_find(struct ce *ce, uint32_t spi, int dir);
+unsigned ce_sadb_held(const struct ce *ce);
+
+/* ce_punt.c */
+unsigned ce_poll(struct ce *ce);
+
+/* ce_telemetry.c */
+int ce_telemetry_init(struct ce *ce);
+void ce_stats_total(struct ce *ce, struct sg_lcore_stats *tot);
+
+#endif /* CE_PRIV_H */

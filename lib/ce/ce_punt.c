@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+
+#include "ce_priv.h"
+#include "cfe_parse.h"
+#include "sg_cls.h"
+#include "sg_meta.h"
+
+static inline void
+drop(struct ce *ce, struct rte_mbuf *m, enum sg_drop why)
+{
+	ce->st->drop[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Unknown SPIs are counted always, logged at most once a second. */
+static void
+unknown_spi(struct ce *ce, const struct sg_meta *meta, uint64_t now)
+{
+	if (now - ce->unknown_log_tsc < ce->hz) {
+		ce->unknown_suppressed++;
+		return;
+	}
+	CE_LOG(NOTICE, "unknown SPI 0x%08x on port %u (%" PRIu64
+	       " more not logged)", meta->spi, meta->port,
+	       ce->unknown_suppressed);
+	ce->unknown_log_tsc = now;
+	ce->unknown_suppressed = 0;
+}
+
+/* Bounded FIFO per SA, in arrival order. */
+static void
+hold(struct ce *ce, struct ce_sa *sa, struct rte_mbuf *m, uint64_t now)
+{
+	uint32_t cap = ce->dep->hold_packets;
+
+	if (sa->hold == NULL) {
+		sa->hold = rte_malloc("ce_hold", sizeof(*sa->hold) * cap, 0);
+		if (sa->hold == NULL) {
+			drop(ce, m, SG_DROP_NO_MBUF);
+			return;
+		}
+	}
+	if (sa->n_hold == cap) {
+		drop(ce, m, SG_DROP_HOLD_OVERFLOW);
+		return;
+	}
+	sg_meta(m)->tsc = now;
+	sa->hold[(sa->hold_head + sa->n_hold) % cap] = m;
+	sa->n_hold++;
+	ce->st->held++;
+}
+
+static inline uint64_t
+sa_cls(const struct ce_sa *sa)
+{
+	return cfe_class_val(sa->slot, sa->gen, (uint8_t)sa->dfe, 0);
+}
+
+static void
+punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
+{
+	struct sg_meta *meta = sg_meta(m);
+	struct ce_sa *sa;
+	int i;
+
+	if (meta->kind == CFE_KIND_IKE) {
+		ce->st->ike++;
+		drop(ce, m, SG_DROP_IKE);
+		return;
+	}
+	sa = ce_sa_find_in(ce, meta->spi, meta->dst, meta->ip_ver);
+	if (sa == NULL) {
+		unknown_spi(ce, meta, now);
+		drop(ce, m, SG_DROP_UNKNOWN_SPI);
+		return;
+	}
+	switch (sa->state) {
+	case CE_SA_CONFIGURED:
+		pthread_mutex_lock(&ce->lock);
+		i = ce_sa_install(ce, sa, true);
+		pthread_mutex_unlock(&ce->lock);
+		if (i != 0) {
+			drop(ce, m, SG_DROP_CRYPTO_ERROR);
+			return;
+		}
+		/* fall through */
+	case CE_SA_INSTALLING:
+		hold(ce, sa, m, now);
+		return;
+	case CE_SA_INSTALLED:
+		/* punted before the key was visible, released after the
+		 * marker: late but not lost */
+		meta->cls = sa_cls(sa);
+		meta->flags = SG_META_REINJECT;
+		if (rte_ring_enqueue(ce->dfe_ring[sa->dfe], m) != 0) {
+			drop(ce, m, SG_DROP_RING_FULL);
+			return;
+		}
+		ce->st->reinjected++;
+		return;
+	case CE_SA_EXPIRED:
+		drop(ce, m, SG_DROP_LIFETIME_EXPIRED);
+		return;
+	case CE_SA_FAILED:
+		drop(ce, m, SG_DROP_CRYPTO_ERROR);
+		return;
+	}
+}
+
+/* max == 0: until the ring is empty */
+static unsigned
+drain_punts(struct ce *ce, uint64_t now, unsigned max)
+{
+	struct rte_mbuf *m[SG_BURST];
+	unsigned n, i, total = 0;
+
+	do {
+		n = rte_ring_dequeue_burst(ce->punt_ring, (void **)m, SG_BURST,
+					   NULL);
+		for (i = 0; i < n; i++)
+			punt_one(ce, m[i], now);
+		total += n;
+	} while (n != 0 && (max == 0 || total < max));
+	ce->st->pkts += total;
+	return total;
+}
+
+static void
+pending_remove(struct ce *ce, struct ce_sa *sa)
+{
+	struct ce_sa *last = ce->pending[--ce->n_pending];
+
+	ce->pending[sa->pending_idx] = last;
+	last->pending_idx = sa->pending_idx;
+}
+
+/*
+ * Re-inject an SA's held packets, then the marker that opens its gate in
+ * the DFE. Called once every CFE passed a quiescent state after the key was
+ * written and the punt ring was drained since: no packet of the SA can still
+ * be on its way to the CE. What does not fit in the ring waits for the next
+ * round; the marker goes last.
+ */
+static void
+release(struct ce *ce, struct ce_sa *sa)
+{
+	uint32_t cap = ce->dep->hold_packets;
+	struct rte_ring *r = ce->dfe_ring[sa->dfe];
+	struct rte_mbuf *mk;
+
+	while (sa->n_hold != 0) {
+		struct rte_mbuf *m = sa->hold[sa->hold_head];
+		struct sg_meta *meta = sg_meta(m);
+
+		meta->cls = sa_cls(sa);
+		meta->flags = SG_META_REINJECT;
+		if (rte_ring_enqueue(r, m) != 0)
+			return;
+		sa->hold_head = (sa->hold_head + 1) % cap;
+		sa->n_hold--;
+		ce->st->reinjected++;
+	}
+	mk = rte_pktmbuf_alloc(ce->pool);
+	if (mk == NULL)
+		return;
+	sg_meta(mk)->cls = sa_cls(sa);
+	sg_meta(mk)->flags = SG_META_MARKER;
+	if (rte_ring_enqueue(r, mk) != 0) {
+		rte_pktmbuf_free(mk);
+		return;
+	}
+	sa->state = CE_SA_INSTALLED;
+	pending_remove(ce, sa);
+}
+
+static void
+hold_expire(struct ce *ce, struct ce_sa *sa, uint64_t now)
+{
+	uint32_t cap = ce->dep->hold_packets;
+	uint64_t limit = ce->dep->hold_timeout_ms * ce->hz / 1000;
+
+	while (sa->n_hold != 0) {
+		struct rte_mbuf *m = sa->hold[sa->hold_head];
+
+		if (now - sg_meta(m)->tsc <= limit)
+			break;
+		drop(ce, m, SG_DROP_HOLD_TIMEOUT);
+		sa->hold_head = (sa->hold_head + 1) % cap;
+		sa->n_hold--;
+	}
+}
+
+/* Time-based hard lifetimes; bytes and packets are the DFE's to count. */
+static void
+lifetimes(struct ce *ce, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < ce->n_sa; i++) {
+		struct ce_sa *sa = &ce->sa[i];
+		uint64_t s = sa->cfg->hard.seconds;
+
+		if (s == 0 || sa->rt == NULL || sa->state == CE_SA_EXPIRED ||
+		    now - sa->install_tsc < s * ce->hz)
+			continue;
+		pthread_mutex_lock(&ce->lock);
+		dfe_sa_expire(sa->rt);
+		sa->state = CE_SA_EXPIRED;
+		pthread_mutex_unlock(&ce->lock);
+		CE_LOG(NOTICE, "SA 0x%x: hard lifetime of %" PRIu64
+		       " s reached", sa->cfg->spi, s);
+	}
+}
+
+static bool
+quiet(struct ce *ce)
+{
+	unsigned d;
+
+	if (!rte_ring_empty(ce->punt_ring) || ce->n_pending != 0)
+		return false;
+	for (d = 0; d < ce->n_dfe; d++)
+		if (!rte_ring_empty(ce->dfe_ring[d]) ||
+		    dfe_pending(ce->dfe[d]) != 0)
+			return false;
+	return true;
+}
+
+/* --progress: one line a second, for demos and long replays. */
+static void
+progress(struct ce *ce, uint64_t now)
+{
+	struct sg_lcore_stats t;
+	uint64_t drops = 0;
+	unsigned i, inst = 0;
+
+	if (!ce->opts.progress || now < ce->next_progress_tsc)
+		return;
+	ce->next_progress_tsc = now + ce->hz;
+	ce_stats_total(ce, &t);
+	for (i = 0; i < SG_DROP_MAX; i++)
+		drops += t.drop[i];
+	for (i = 0; i < ce->n_sa; i++)
+		inst += ce->sa[i].state == CE_SA_INSTALLED;
+	printf("[%4" PRIu64 " s] rx %" PRIu64 "  decrypted %" PRIu64
+	       "  tx %" PRIu64 "  SAs installed %u/%u  dropped %" PRIu64 "\n",
+	       (now - ce->start_tsc) / ce->hz, t.rx, t.decrypted, t.tx, inst,
+	       ce->n_sa, drops);
+	fflush(stdout);
+}
+
+/* --exit-idle, signals, and the drain before stopping. */
+static void
+life_cycle(struct ce *ce, uint64_t now)
+{
+	uint64_t rx = 0;
+	unsigned l;
+
+	for (l = 0; l < RTE_MAX_LCORE; l++)
+		if (ce->lc[l] != NULL)
+			rx += ce->stats[l].rx;
+	if (rx != ce->last_rx) {
+		ce->last_rx = rx;
+		ce->last_rx_tsc = now;
+	}
+	if (ce->opts.exit_idle_ms != 0 && ce->last_rx != 0 && !ce->stop_req &&
+	    now - ce->last_rx_tsc >= ce->opts.exit_idle_ms * ce->hz / 1000 &&
+	    quiet(ce))
+		ce->stop_req = 1;
+	if (ce->stop_req && !ce->rx_stop) {
+		ce->rx_stop = 1;
+		ce->drain_start = now;
+	}
+	if (ce->rx_stop && !ce->quit &&
+	    (quiet(ce) || now - ce->drain_start > 2 * ce->hz))
+		ce->quit = 1;
+}
+
+unsigned
+ce_poll(struct ce *ce)
+{
+	uint64_t now = rte_rdtsc();
+	bool ready = false;
+	unsigned i, n;
+
+	for (i = 0; i < ce->n_pending; i++) {
+		struct ce_sa *sa = ce->pending[i];
+
+		if (!sa->token_passed &&
+		    rte_rcu_qsbr_check(ce->qsv, sa->rcu_token, false) == 1)
+			sa->token_passed = true;
+		ready |= sa->token_passed;
+	}
+	n = drain_punts(ce, now, ready ? 0 : 4 * SG_BURST);
+	for (i = 0; i < ce->n_pending; ) {
+		struct ce_sa *sa = ce->pending[i];
+
+		hold_expire(ce, sa, now);
+		if (sa->token_passed)
+			release(ce, sa);
+		if (i < ce->n_pending && ce->pending[i] == sa)
+			i++;
+	}
+	if (now >= ce->next_life_tsc) {
+		lifetimes(ce, now);
+		ce->next_life_tsc = now + ce->hz / 100;
+	}
+	progress(ce, now);
+	life_cycle(ce, now);
+	return n;
+}

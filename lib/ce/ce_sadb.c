@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+
+#include "ce_priv.h"
+#include "sg_cls.h"
+
+const char *const ce_sa_state_names[] = {
+	[CE_SA_CONFIGURED] = "configured",
+	[CE_SA_INSTALLING] = "installing",
+	[CE_SA_INSTALLED] = "installed",
+	[CE_SA_EXPIRED] = "expired",
+	[CE_SA_FAILED] = "failed",
+};
+
+/*
+ * The inner IP family of a tunnel SA. lib/ipsec checks the ESP trailer's
+ * next header against one family per SA, so it is taken from the inbound
+ * protect policies that name the SA (all of one family: the loader's check);
+ * without any, the outer family.
+ */
+static uint8_t
+inner_family(const struct ce_policydb *db, const struct ce_sa_cfg *s)
+{
+	unsigned i;
+
+	for (i = 0; i < db->n_policies; i++) {
+		const struct ce_policy_cfg *p = &db->policies[i];
+
+		if (p->dir == CE_DIR_IN && p->action == CE_ACT_PROTECT &&
+		    p->has_sa && p->sa_spi == s->spi)
+			return p->src.addr.family;
+	}
+	return s->local.family ? s->local.family : 4;
+}
+
+int
+ce_sadb_init(struct ce *ce)
+{
+	const struct ce_policydb *db = ce->db;
+	struct rte_hash_parameters hp = { 0 };
+	unsigned i, d;
+
+	ce->n_sa = db->n_sas;
+	ce->sa = rte_zmalloc("ce_sa", sizeof(*ce->sa) * (db->n_sas + 1), 0);
+	ce->pending = rte_zmalloc("ce_pending",
+				  sizeof(*ce->pending) * (db->n_sas + 1), 0);
+	if (ce->sa == NULL || ce->pending == NULL)
+		return -ENOMEM;
+	hp.name = "ce_by_spi";
+	hp.entries = RTE_MAX(db->n_sas, 64u);
+	hp.key_len = sizeof(uint32_t);
+	hp.hash_func = rte_jhash;
+	hp.socket_id = rte_socket_id();
+	ce->by_spi = rte_hash_create(&hp);
+	if (ce->by_spi == NULL)
+		return -ENOMEM;
+
+	for (i = 0; i < db->n_sas; i++) {
+		struct ce_sa *sa = &ce->sa[i];
+		void *head = NULL;
+
+		sa->cfg = &db->sas[i];
+		sa->state = CE_SA_CONFIGURED;
+		sa->inner_family = sa->cfg->mode == CE_MODE_TUNNEL ?
+			inner_family(db, sa->cfg) :
+			(sa->cfg->local.family ? sa->cfg->local.family : 4);
+		if (sa->cfg->dir != CE_DIR_IN)
+			continue;
+		if (rte_hash_lookup_data(ce->by_spi, &sa->cfg->spi, &head) >= 0) {
+			struct ce_sa *h = head;
+
+			sa->next_spi = h->next_spi;
+			h->next_spi = sa;
+			for (; h != NULL; h = h->next_spi)
+				h->shared_spi = true;
+		} else if (rte_hash_add_key_data(ce->by_spi, &sa->cfg->spi,
+						 sa) != 0) {
+			return -ENOMEM;
+		}
+	}
+
+	for (d = 0; d < ce->n_dfe; d++) {
+		struct ce_dfe_slots *s = &ce->slots[d];
+		uint32_t max = db->n_sas + 1, k;
+
+		s->free = rte_malloc("ce_slots", sizeof(uint32_t) * max, 0);
+		s->gen = rte_zmalloc("ce_gen", sizeof(uint16_t) * max, 0);
+		if (s->free == NULL || s->gen == NULL)
+			return -ENOMEM;
+		for (k = 0; k < max; k++)
+			s->free[k] = max - 1 - k;
+		s->n_free = max;
+	}
+	return 0;
+}
+
+void
+ce_sadb_fini(struct ce *ce)
+{
+	unsigned i, d;
+
+	for (i = 0; i < ce->n_sa; i++) {
+		struct ce_sa *sa = &ce->sa[i];
+
+		while (sa->n_hold != 0) {
+			rte_pktmbuf_free(sa->hold[sa->hold_head]);
+			sa->hold_head = (sa->hold_head + 1) % ce->dep->hold_packets;
+			sa->n_hold--;
+		}
+		rte_free(sa->hold);
+		if (sa->rt != NULL) {
+			dfe_sa_unpublish(ce->dfe[sa->dfe], sa->slot);
+			dfe_sa_free(sa->rt);
+		}
+	}
+	for (d = 0; d < ce->n_dfe; d++) {
+		rte_free(ce->slots[d].free);
+		rte_free(ce->slots[d].gen);
+	}
+	rte_hash_free(ce->by_spi);
+	rte_free(ce->pending);
+	rte_free(ce->sa);
+}
+
+/* The inbound SA a punted packet belongs to: by SPI, and by outer
+ * destination among SAs that share the SPI. */
+struct ce_sa *
+ce_sa_find_in(struct ce *ce, uint32_t spi, const uint8_t *dst, uint8_t family)
+{
+	struct ce_sa *sa;
+	void *head;
+
+	if (rte_hash_lookup_data(ce->by_spi, &spi, &head) < 0)
+		return NULL;
+	for (sa = head; sa != NULL; sa = sa->next_spi) {
+		if (!sa->shared_spi)
+			return sa;
+		if (sa->cfg->local.family == family &&
+		    memcmp(sa->cfg->local.a, dst, 16) == 0)
+			return sa;
+	}
+	return NULL;
+}
+
+struct ce_sa *
+ce_sa_find(struct ce *ce, uint32_t spi, int dir)
+{
+	unsigned i;
+
+	for (i = 0; i < ce->n_sa; i++)
+		if (ce->sa[i].cfg->spi == spi &&
+		    (dir < 0 || (int)ce->sa[i].cfg->dir == dir))
+			return &ce->sa[i];
+	return NULL;
+}
+
+unsigned
+ce_sadb_held(const struct ce *ce)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < ce->n_pending; i++)
+		n += ce->pending[i]->n_hold;
+	return n;
+}
+
+static void
+fill_selectors(const struct ce_policydb *db, const struct ce_sa_cfg *s,
+	       struct dfe_sa_prm *p)
+{
+	unsigned i;
+
+	for (i = 0; i < db->n_policies && p->n_sel < DFE_MAX_SEL; i++) {
+		const struct ce_policy_cfg *pc = &db->policies[i];
+		struct dfe_sel *sel;
+
+		if (pc->dir != CE_DIR_IN || pc->action != CE_ACT_PROTECT ||
+		    !pc->has_sa || pc->sa_spi != s->spi)
+			continue;
+		sel = &p->sel[p->n_sel++];
+		sel->src = pc->src;
+		sel->dst = pc->dst;
+		sel->proto = pc->proto == CE_ANY ? -1 : pc->proto;
+		sel->sport_lo = pc->sport_lo;
+		sel->sport_hi = pc->sport_hi;
+		sel->dport_lo = pc->dport_lo;
+		sel->dport_hi = pc->dport_hi;
+	}
+}
+
+/* DFE with the fewest installed SAs (and a free slot). */
+static int
+pick_dfe(struct ce *ce)
+{
+	unsigned d, best = 0;
+	int found = -1;
+
+	for (d = 0; d < ce->n_dfe; d++) {
+		if (ce->slots[d].n_free == 0)
+			continue;
+		if (found < 0 || ce->slots[d].installed < best) {
+			best = ce->slots[d].installed;
+			found = (int)d;
+		}
+	}
+	return found;
+}
+
+static int
+write_keys(struct ce *ce, struct ce_sa *sa, uint64_t val)
+{
+	struct cfe_class_key k;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	k.spi = sa->cfg->spi;
+	if (!sa->shared_spi)
+		return cfe_table_add(ce->table, &k, val);
+	/* the SPI-only entry only says: ask again with the destination */
+	rc = cfe_table_add(ce->table, &k,
+			   cfe_class_val(0, 0, 0, CFE_CLASS_F_BY_DST));
+	if (rc != 0)
+		return rc;
+	k.family = sa->cfg->local.family;
+	memcpy(k.dst, sa->cfg->local.a, 16);
+	return cfe_table_add(ce->table, &k, val);
+}
+
+/*
+ * Install an inbound SA: pick a DFE, compile and publish the runtime SA,
+ * and only then write the classification key, so a CFE that finds the key
+ * finds a complete SA behind it. A lazily installed SA starts gated: the
+ * DFE holds what arrives directly until the CE has re-injected the packets
+ * punted before the key existed (ce_punt.c), so none overtakes another.
+ */
+int
+ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
+{
+	const struct ce_sa_cfg *c = sa->cfg;
+	struct ce_dfe_slots *sl;
+	struct dfe_sa_prm p;
+	struct ce_xforms x;
+	int d, rc;
+
+	d = pick_dfe(ce);
+	if (d < 0)
+		return -ENOSPC;
+	sl = &ce->slots[d];
+	rc = ce_xform_inbound(c, &x);
+	if (rc != 0)
+		return rc;
+
+	memset(&p, 0, sizeof(p));
+	p.spi = c->spi;
+	p.mode = c->mode == CE_MODE_TUNNEL ? DFE_MODE_TUNNEL :
+		DFE_MODE_TRANSPORT;
+	p.outer_family = c->local.family ? c->local.family : sa->inner_family;
+	p.inner_family = sa->inner_family;
+	p.natt = c->encap;
+	p.esn = c->esn;
+	p.replay_window = c->replay_window;
+	p.salt = x.salt;
+	p.xform = x.head;
+	p.gated = gated;
+	p.hard_packets = c->hard.packets;
+	p.hard_bytes = c->hard.bytes;
+	fill_selectors(ce->db, c, &p);
+
+	sa->slot = sl->free[sl->n_free - 1];
+	p.gen = ++sl->gen[sa->slot];
+	sa->rt = dfe_sa_create(ce->dfe[d], &p,
+			       ce->sess_pool[d % ce->n_cdev]);
+	if (sa->rt == NULL) {
+		rc = -rte_errno;
+		CE_LOG(ERR, "SA 0x%x: cannot create: %s", c->spi,
+		       rte_strerror(rte_errno));
+		sa->state = CE_SA_FAILED;
+		return rc;
+	}
+	sl->n_free--;
+	sa->dfe = (unsigned)d;
+	sa->gen = p.gen;
+	rc = dfe_sa_publish(ce->dfe[d], sa->slot, sa->rt);
+	if (rc == 0)
+		rc = write_keys(ce, sa, cfe_class_val(sa->slot, sa->gen,
+						      (uint8_t)d, 0));
+	if (rc != 0) {
+		CE_LOG(ERR, "SA 0x%x: cannot publish: %s", c->spi,
+		       strerror(-rc));
+		dfe_sa_unpublish(ce->dfe[d], sa->slot);
+		/* never reachable by a reader: no key was written */
+		dfe_sa_free(sa->rt);
+		sa->rt = NULL;
+		sl->free[sl->n_free++] = sa->slot;
+		sa->state = CE_SA_FAILED;
+		return rc;
+	}
+	sl->installed++;
+	sa->install_tsc = rte_rdtsc();
+	if (gated) {
+		sa->state = CE_SA_INSTALLING;
+		sa->rcu_token = rte_rcu_qsbr_start(ce->qsv);
+		sa->token_passed = false;
+		sa->pending_idx = ce->n_pending;
+		ce->pending[ce->n_pending++] = sa;
+	} else {
+		sa->state = CE_SA_INSTALLED;
+	}
+	CE_LOG(DEBUG, "SA 0x%x installed on DFE %d slot %u", c->spi, d,
+	       sa->slot);
+	return 0;
+}

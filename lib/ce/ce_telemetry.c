@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_telemetry.h>
+
+#include "ce_priv.h"
+
+#define SG_VERSION "0.1.0"
+#define SA_PAGE 100   /* SAs per /spigate/sa/list reply (16 KiB replies) */
+
+/* The telemetry API of DPDK 22.11 passes no user argument to callbacks. */
+static struct ce *tel_ce;
+
+/* The counters of /spigate/stats, in reply order. */
+struct stat_field {
+	const char *name;
+	size_t off;
+};
+
+static const struct stat_field stat_fields[] = {
+	{ "rx", offsetof(struct sg_lcore_stats, rx) },
+	{ "tx", offsetof(struct sg_lcore_stats, tx) },
+	{ "decrypted", offsetof(struct sg_lcore_stats, decrypted) },
+	{ "encrypted", offsetof(struct sg_lcore_stats, encrypted) },
+	{ "bypassed", offsetof(struct sg_lcore_stats, bypassed) },
+	{ "punted", offsetof(struct sg_lcore_stats, punted) },
+	{ "held", offsetof(struct sg_lcore_stats, held) },
+	{ "reinjected", offsetof(struct sg_lcore_stats, reinjected) },
+	{ "ike", offsetof(struct sg_lcore_stats, ike) },
+};
+
+static inline uint64_t
+field(const struct sg_lcore_stats *s, size_t off)
+{
+	return *(const uint64_t *)((const char *)s + off);
+}
+
+void
+ce_stats_total(struct ce *ce, struct sg_lcore_stats *tot)
+{
+	struct sg_lcore_stats one;
+	uint64_t *d = (uint64_t *)tot;
+	const uint64_t *s;
+	unsigned l, k;
+	const unsigned words = sizeof(*tot) / sizeof(uint64_t);
+
+	memset(tot, 0, sizeof(*tot));
+	for (l = 0; l < RTE_MAX_LCORE; l++) {
+		if (ce->lc[l] == NULL)
+			continue;
+		one = ce->stats[l];
+		s = (const uint64_t *)&one;
+		for (k = 0; k < words; k++)
+			d[k] += s[k];
+	}
+}
+
+static int
+tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
+	  struct rte_tel_data *d)
+{
+	struct rte_tel_data *drop;
+	struct sg_lcore_stats t;
+	unsigned i;
+
+	ce_stats_total(tel_ce, &t);
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < RTE_DIM(stat_fields); i++)
+		rte_tel_data_add_dict_u64(d, stat_fields[i].name,
+					  field(&t, stat_fields[i].off));
+	drop = rte_tel_data_alloc();
+	if (drop == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(drop);
+	for (i = 0; i < SG_DROP_MAX; i++)
+		rte_tel_data_add_dict_u64(drop, sg_drop_names[i], t.drop[i]);
+	rte_tel_data_add_dict_container(d, "drop", drop, 0);
+	return 0;
+}
+
+static const char *
+role_name(unsigned roles, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s%s",
+		 roles & SG_ROLE_CFE ? "cfe" : "",
+		 (roles & SG_ROLE_CFE) && (roles & (SG_ROLE_DFE | SG_ROLE_CE)) ?
+		 "+" : "",
+		 roles & SG_ROLE_DFE ? "dfe" : "",
+		 (roles & SG_ROLE_DFE) && (roles & SG_ROLE_CE) ? "+" : "",
+		 roles & SG_ROLE_CE ? "ce" : "");
+	return buf;
+}
+
+static int
+tel_info(const char *cmd __rte_unused, const char *params __rte_unused,
+	 struct rte_tel_data *d)
+{
+	struct rte_tel_data *roles;
+	char key[16], buf[32];
+	unsigned l;
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "version", SG_VERSION);
+	rte_tel_data_add_dict_u64(d, "uptime_s",
+		(rte_rdtsc() - tel_ce->start_tsc) / tel_ce->hz);
+	rte_tel_data_add_dict_string(d, "crypto_mode",
+		tel_ce->dep->crypto_mode == CE_CRYPTO_CPU ? "cpu" : "lookaside");
+	roles = rte_tel_data_alloc();
+	if (roles == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(roles);
+	for (l = 0; l < RTE_MAX_LCORE; l++) {
+		if (tel_ce->lc[l] == NULL)
+			continue;
+		snprintf(key, sizeof(key), "%u", l);
+		rte_tel_data_add_dict_string(roles, key,
+			role_name(tel_ce->lc[l]->roles, buf, sizeof(buf)));
+	}
+	rte_tel_data_add_dict_container(d, "lcores", roles, 0);
+	return 0;
+}
+
+static int
+tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
+	   struct rte_tel_data *d)
+{
+	char key[16], buf[32];
+	unsigned l;
+
+	rte_tel_data_start_dict(d);
+	for (l = 0; l < RTE_MAX_LCORE; l++) {
+		const struct ce_lcore *lc = tel_ce->lc[l];
+		struct rte_tel_data *c;
+		struct sg_lcore_stats s;
+
+		if (lc == NULL)
+			continue;
+		s = tel_ce->stats[l];
+		c = rte_tel_data_alloc();
+		if (c == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "role",
+					     role_name(lc->roles, buf, sizeof(buf)));
+		rte_tel_data_add_dict_u64(c, "packets", s.pkts);
+		rte_tel_data_add_dict_u64(c, "busy_cycles", s.busy_cycles);
+		rte_tel_data_add_dict_u64(c, "idle_cycles", s.idle_cycles);
+		rte_tel_data_add_dict_u64(c, "cycles_per_packet",
+			s.pkts ? s.busy_cycles / s.pkts : 0);
+		snprintf(key, sizeof(key), "%u", l);
+		rte_tel_data_add_dict_container(d, key, c, 0);
+	}
+	return 0;
+}
+
+static void
+spi_str(uint32_t spi, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%08x", spi);
+}
+
+static int
+tel_sa_list(const char *cmd __rte_unused, const char *params,
+	    struct rte_tel_data *d)
+{
+	struct ce *ce = tel_ce;
+	unsigned i, start = 0, n = 0;
+	char buf[16];
+
+	if (params != NULL && *params != '\0')
+		start = (unsigned)strtoul(params, NULL, 0);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "total", ce->n_sa);
+	rte_tel_data_add_dict_u64(d, "start", start);
+	struct rte_tel_data *arr = rte_tel_data_alloc();
+
+	if (arr == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_array(arr, RTE_TEL_CONTAINER);
+	pthread_mutex_lock(&ce->lock);
+	for (i = start; i < ce->n_sa && n < SA_PAGE; i++, n++) {
+		const struct ce_sa *sa = &ce->sa[i];
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL)
+			break;
+		rte_tel_data_start_dict(c);
+		spi_str(sa->cfg->spi, buf, sizeof(buf));
+		rte_tel_data_add_dict_string(c, "spi", buf);
+		rte_tel_data_add_dict_string(c, "dir",
+			sa->cfg->dir == CE_DIR_IN ? "in" : "out");
+		rte_tel_data_add_dict_string(c, "state",
+			ce_sa_state_names[sa->state]);
+		rte_tel_data_add_array_container(arr, c, 0);
+	}
+	pthread_mutex_unlock(&ce->lock);
+	rte_tel_data_add_dict_container(d, "sas", arr, 0);
+	if (i < ce->n_sa)
+		rte_tel_data_add_dict_u64(d, "next", i);
+	return 0;
+}
+
+static void
+lifetime_left(struct rte_tel_data *c, const struct ce *ce,
+	      const struct ce_sa *sa, const struct dfe_sa_stats *s)
+{
+	const struct ce_lifetime *h = &sa->cfg->hard;
+	struct rte_tel_data *l = rte_tel_data_alloc();
+	uint64_t age;
+
+	if (l == NULL)
+		return;
+	rte_tel_data_start_dict(l);
+	age = sa->rt != NULL ? (rte_rdtsc() - sa->install_tsc) / ce->hz : 0;
+	if (h->seconds != 0)
+		rte_tel_data_add_dict_u64(l, "seconds",
+					  h->seconds > age ? h->seconds - age : 0);
+	if (h->bytes != 0)
+		rte_tel_data_add_dict_u64(l, "bytes",
+			h->bytes > s->bytes ? h->bytes - s->bytes : 0);
+	if (h->packets != 0)
+		rte_tel_data_add_dict_u64(l, "packets",
+			h->packets > s->packets ? h->packets - s->packets : 0);
+	rte_tel_data_add_dict_container(c, "lifetime_left", l, 0);
+}
+
+/* /spigate/sa/info,<spi>[,in|out]: the inbound SA unless out is asked. */
+static int
+tel_sa_info(const char *cmd __rte_unused, const char *params,
+	    struct rte_tel_data *d)
+{
+	struct ce *ce = tel_ce;
+	struct dfe_sa_stats s;
+	struct rte_tel_data *drop;
+	const struct ce_sa *sa;
+	char *end, buf[16];
+	unsigned long spi;
+	int dir = -1;
+	unsigned i;
+
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	errno = 0;
+	spi = strtoul(params, &end, 0);
+	if (errno != 0 || end == params || spi > UINT32_MAX)
+		return -EINVAL;
+	if (*end == ',') {
+		if (strcmp(end + 1, "in") == 0)
+			dir = CE_DIR_IN;
+		else if (strcmp(end + 1, "out") == 0)
+			dir = CE_DIR_OUT;
+		else
+			return -EINVAL;
+	} else if (*end != '\0') {
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&ce->lock);
+	sa = ce_sa_find(ce, (uint32_t)spi, dir < 0 ? CE_DIR_IN : dir);
+	if (sa == NULL && dir < 0)
+		sa = ce_sa_find(ce, (uint32_t)spi, CE_DIR_OUT);
+	if (sa == NULL) {
+		pthread_mutex_unlock(&ce->lock);
+		return -ENOENT;
+	}
+	memset(&s, 0, sizeof(s));
+	if (sa->rt != NULL)
+		dfe_sa_stats(sa->rt, &s);
+	rte_tel_data_start_dict(d);
+	spi_str(sa->cfg->spi, buf, sizeof(buf));
+	rte_tel_data_add_dict_string(d, "spi", buf);
+	rte_tel_data_add_dict_string(d, "dir",
+				     sa->cfg->dir == CE_DIR_IN ? "in" : "out");
+	rte_tel_data_add_dict_string(d, "mode",
+		sa->cfg->mode == CE_MODE_TUNNEL ? "tunnel" : "transport");
+	rte_tel_data_add_dict_string(d, "state", ce_sa_state_names[sa->state]);
+	if (sa->rt != NULL) {
+		rte_tel_data_add_dict_u64(d, "dfe", sa->dfe);
+		rte_tel_data_add_dict_u64(d, "dfe_lcore",
+					  ce->dep->dfe_lcores[sa->dfe]);
+	}
+	rte_tel_data_add_dict_u64(d, "packets", s.packets);
+	rte_tel_data_add_dict_u64(d, "bytes", s.bytes);
+	rte_tel_data_add_dict_u64(d, "last_seq", s.last_sqn);
+	rte_tel_data_add_dict_u64(d, "held", sa->n_hold);
+	drop = rte_tel_data_alloc();
+	if (drop != NULL) {
+		rte_tel_data_start_dict(drop);
+		for (i = 0; i < SG_DROP_MAX; i++)
+			if (s.drop[i] != 0)
+				rte_tel_data_add_dict_u64(drop, sg_drop_names[i],
+							  s.drop[i]);
+		rte_tel_data_add_dict_container(d, "drop", drop, 0);
+	}
+	lifetime_left(d, ce, sa, &s);
+	pthread_mutex_unlock(&ce->lock);
+	return 0;
+}
+
+int
+ce_telemetry_init(struct ce *ce)
+{
+	tel_ce = ce;
+	if (rte_telemetry_register_cmd("/spigate/info", tel_info,
+		"Version, uptime and the role of every lcore.") != 0 ||
+	    rte_telemetry_register_cmd("/spigate/stats", tel_stats,
+		"Totals: rx, tx, decrypted, ... and drop = {reason: count}.") != 0 ||
+	    rte_telemetry_register_cmd("/spigate/lcores", tel_lcores,
+		"Per lcore: role, packets, busy/idle cycles, cycles per packet.") != 0 ||
+	    rte_telemetry_register_cmd("/spigate/sa/list", tel_sa_list,
+		"SAs with spi, dir, state; 100 per reply. Parameter: first index.") != 0 ||
+	    rte_telemetry_register_cmd("/spigate/sa/info", tel_sa_info,
+		"One SA. Parameters: spi[,in|out].") != 0) {
+		CE_LOG(ERR, "cannot register telemetry commands");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+ce_stats_write_json(struct ce *ce, FILE *f)
+{
+	struct sg_lcore_stats t;
+	unsigned i;
+
+	ce_stats_total(ce, &t);
+	fputc('{', f);
+	for (i = 0; i < RTE_DIM(stat_fields); i++)
+		fprintf(f, "\"%s\":%" PRIu64 ",", stat_fields[i].name,
+			field(&t, stat_fields[i].off));
+	fputs("\"drop\":{", f);
+	for (i = 0; i < SG_DROP_MAX; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", sg_drop_names[i],
+			t.drop[i]);
+	fputs("}}\n", f);
+	return ferror(f) ? -EIO : 0;
+}
+
+void
+ce_stats_print(struct ce *ce, FILE *f)
+{
+	struct sg_lcore_stats t;
+	unsigned i, n = 0;
+
+	ce_stats_total(ce, &t);
+	fprintf(f, "spigate: rx %" PRIu64 " tx %" PRIu64 " decrypted %" PRIu64
+		" bypassed %" PRIu64 " punted %" PRIu64 " held %" PRIu64
+		" reinjected %" PRIu64 "\n", t.rx, t.tx, t.decrypted,
+		t.bypassed, t.punted, t.held, t.reinjected);
+	fprintf(f, "spigate: drops:");
+	for (i = 0; i < SG_DROP_MAX; i++) {
+		if (t.drop[i] == 0)
+			continue;
+		fprintf(f, " %s %" PRIu64, sg_drop_names[i], t.drop[i]);
+		n++;
+	}
+	fprintf(f, "%s\n", n ? "" : " none");
+}

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "cfe.h"
+#include "cfe_parse.h"
+#include "cfe_spd.h"
+#include "cfe_table.h"
+#include "sg_fwd.h"
+#include "sg_meta.h"
+
+/* Per-destination staging of one RX burst, flushed once per burst. */
+struct stage {
+	uint16_t n;
+	struct rte_mbuf *m[SG_BURST];
+};
+
+struct cfe {
+	struct cfe_conf c;
+	struct sg_lcore_stats *st;
+	/* punt token bucket, in TSC units: one token = tsc_per_punt cycles */
+	uint64_t tsc_per_punt;
+	uint64_t bucket_cap;          /* punt_burst * tsc_per_punt */
+	uint64_t bucket;              /* accumulated cycles (tokens) */
+	uint64_t last_tsc;
+	struct stage dfe[SG_MAX_DFE];
+	struct stage punt;
+} __rte_cache_aligned;
+
+struct cfe *
+cfe_create(const struct cfe_conf *c)
+{
+	struct cfe *f;
+
+	if (c == NULL || c->table == NULL || c->spd == NULL ||
+	    c->route == NULL || c->punt_ring == NULL || c->n_dfe == 0 ||
+	    c->n_dfe > SG_MAX_DFE || c->txq == NULL || c->stats == NULL ||
+	    c->punt_rate == 0 || c->punt_burst == 0) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	f = rte_zmalloc_socket("cfe", sizeof(*f), RTE_CACHE_LINE_SIZE,
+			       c->socket);
+	if (f == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	f->c = *c;
+	f->st = c->stats;
+	f->tsc_per_punt = rte_get_tsc_hz() / c->punt_rate;
+	if (f->tsc_per_punt == 0)
+		f->tsc_per_punt = 1;
+	f->bucket_cap = f->tsc_per_punt * c->punt_burst;
+	f->bucket = f->bucket_cap;
+	f->last_tsc = rte_rdtsc();
+	return f;
+}
+
+void
+cfe_destroy(struct cfe *c)
+{
+	rte_free(c);
+}
+
+static inline void
+drop1(struct cfe *f, struct rte_mbuf *m, enum sg_drop why)
+{
+	f->st->drop[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * Token bucket in front of the CE: a flood of unknown SPIs or IKE must not
+ * starve the CE nor fill the punt ring the forwarding depends on.
+ */
+static inline void
+punt(struct cfe *f, struct rte_mbuf *m, uint64_t now)
+{
+	f->bucket += now - f->last_tsc;
+	f->last_tsc = now;
+	if (f->bucket > f->bucket_cap)
+		f->bucket = f->bucket_cap;
+	if (f->bucket < f->tsc_per_punt) {
+		drop1(f, m, SG_DROP_PUNT_POLICED);
+		return;
+	}
+	f->bucket -= f->tsc_per_punt;
+	f->punt.m[f->punt.n++] = m;
+}
+
+static inline void
+flush_stage(struct cfe *f, struct stage *s, struct rte_ring *r, uint64_t *cnt)
+{
+	unsigned k;
+
+	if (s->n == 0)
+		return;
+	k = rte_ring_enqueue_burst(r, (void **)s->m, s->n, NULL);
+	if (cnt != NULL)
+		*cnt += k;
+	if (unlikely(k < s->n)) {
+		f->st->drop[SG_DROP_RING_FULL] += s->n - k;
+		rte_pktmbuf_free_bulk(&s->m[k], s->n - k);
+	}
+	s->n = 0;
+}
+
+/* Clear traffic: SPD decision, then bypass forwarding by the CFE itself. */
+static void
+clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
+	   const struct cfe_pkt_info inf[], unsigned n)
+{
+	struct rte_mbuf *fw[2][SG_BURST];
+	unsigned nf[2] = { 0, 0 }, i;
+	struct cfe_spd_tuple t;
+	const struct cfe_spd_rule *r;
+	enum cfe_spd_dir dir = q->role == CFE_PORT_PROTECTED ? CFE_SPD_OUT :
+		CFE_SPD_IN;
+
+	for (i = 0; i < n; i++) {
+		const struct cfe_pkt_info *p = &inf[i];
+
+		memset(&t, 0, sizeof(t));
+		t.src.family = t.dst.family = p->ip_ver;
+		memcpy(t.src.a, p->src, 16);
+		memcpy(t.dst.a, p->dst, 16);
+		t.proto = p->proto;
+		t.sport = p->sport;
+		t.dport = p->dport;
+		r = cfe_spd_lookup(f->c.spd, dir, &t);
+		if (r == NULL) {
+			drop1(f, m[i], SG_DROP_NO_POLICY);
+		} else if (r->action == CFE_SPD_DISCARD) {
+			drop1(f, m[i], SG_DROP_DISCARD);
+		} else if (r->action == CFE_SPD_PROTECT) {
+			/* inbound: should have arrived encrypted; outbound:
+			 * ESP encryption is not built yet */
+			drop1(f, m[i], dir == CFE_SPD_IN ?
+			      SG_DROP_POLICY_MISMATCH : SG_DROP_NO_SA);
+		} else {
+			rte_pktmbuf_adj(m[i], p->l2_len);
+			fw[p->ip_ver == 6][nf[p->ip_ver == 6]++] = m[i];
+		}
+	}
+	for (i = 0; i < 2; i++)
+		if (nf[i] != 0)
+			f->st->bypassed += sg_fwd(f->c.route, i ? 6 : 4, fw[i],
+						  nf[i], f->c.txq, f->st, NULL);
+}
+
+/*
+ * One RX burst. Pass one parses every frame and sorts it: ESP to classify,
+ * IKE to punt, clear to the SPD, the rest dropped. Pass two classifies the
+ * ESP frames with one bulk lookup (a second one, by destination, only for
+ * SPIs the CE marked as shared) and stages them per DFE.
+ */
+static void
+rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
+	 unsigned n)
+{
+	struct cfe_pkt_info inf[SG_BURST], cinf[SG_BURST];
+	struct cfe_class_key keys[SG_BURST];
+	const struct cfe_class_key *kp[SG_BURST];
+	struct rte_mbuf *esp[SG_BURST], *clr[SG_BURST];
+	uint64_t vals[SG_BURST], hit;
+	unsigned i, ne = 0, nc = 0, nd = 0;
+	uint64_t now = rte_rdtsc();
+	unsigned by_dst[SG_BURST];
+
+	for (i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct cfe_pkt_info *p = &inf[ne];
+		struct sg_meta *meta;
+		int kind;
+
+		kind = cfe_parse(rte_pktmbuf_mtod(m, const uint8_t *),
+				 rte_pktmbuf_data_len(m), p);
+		if (!(p->flags & CFE_F_MCAST) && kind != CFE_KIND_DROP &&
+		    !rte_is_same_ether_addr((const struct rte_ether_addr *)
+					    p->dst_mac, &q->mac)) {
+			drop1(f, m, SG_DROP_NOT_FOR_US);
+			continue;
+		}
+		if (kind == CFE_KIND_DROP) {
+			drop1(f, m, p->drop);
+			continue;
+		}
+		/* Ethernet padding of short frames is not ours to decrypt */
+		if (m->pkt_len > p->l2_len + p->ip_len)
+			rte_pktmbuf_trim(m, m->pkt_len - p->l2_len - p->ip_len);
+		m->l2_len = p->l2_len;
+		m->l3_len = p->l3_len;
+		meta = sg_meta(m);
+		meta->flags = 0;
+		meta->port = q->port;
+		meta->kind = kind;
+		meta->ip_ver = p->ip_ver;
+		meta->l4_len = p->l4_len;
+		meta->spi = p->spi;
+
+		if (kind == CFE_KIND_IKE) {
+			punt(f, m, now);
+		} else if ((kind == CFE_KIND_ESP || kind == CFE_KIND_ESP_UDP) &&
+			   q->role == CFE_PORT_UNPROTECTED) {
+			memcpy(meta->dst, p->dst, 16);
+			memset(&keys[ne], 0, sizeof(keys[ne]));
+			keys[ne].spi = p->spi;
+			kp[ne] = &keys[ne];
+			esp[ne++] = m;
+		} else {
+			cinf[nc] = *p;
+			clr[nc++] = m;
+		}
+	}
+
+	if (ne != 0) {
+		hit = cfe_table_lookup_bulk(f->c.table, kp, ne, vals);
+		for (i = 0; i < ne; i++) {
+			if (!((hit >> i) & 1))
+				continue;
+			if (unlikely(cfe_class_flags(vals[i]) & CFE_CLASS_F_BY_DST)) {
+				struct sg_meta *meta = sg_meta(esp[i]);
+
+				keys[i].family = meta->ip_ver;
+				memcpy(keys[i].dst, meta->dst, 16);
+				kp[nd] = &keys[i];
+				by_dst[nd++] = i;
+				hit &= ~(1ULL << i);
+			}
+		}
+		if (nd != 0) {
+			uint64_t v2[SG_BURST], h2;
+
+			h2 = cfe_table_lookup_bulk(f->c.table, kp, nd, v2);
+			for (i = 0; i < nd; i++) {
+				if ((h2 >> i) & 1) {
+					vals[by_dst[i]] = v2[i];
+					hit |= 1ULL << by_dst[i];
+				}
+			}
+		}
+		for (i = 0; i < ne; i++) {
+			struct rte_mbuf *m = esp[i];
+			uint8_t dfe;
+
+			if (!((hit >> i) & 1)) {
+				punt(f, m, now);
+				continue;
+			}
+			sg_meta(m)->cls = vals[i];
+			dfe = cfe_class_dfe(vals[i]);
+			if (unlikely(dfe >= f->c.n_dfe)) {
+				drop1(f, m, SG_DROP_UNKNOWN_SPI);
+				continue;
+			}
+			f->dfe[dfe].m[f->dfe[dfe].n++] = m;
+		}
+	}
+	if (nc != 0)
+		clear_path(f, q, clr, cinf, nc);
+
+	for (i = 0; i < f->c.n_dfe; i++)
+		flush_stage(f, &f->dfe[i], f->c.dfe_ring[i], NULL);
+	flush_stage(f, &f->punt, f->c.punt_ring, &f->st->punted);
+}
+
+unsigned
+cfe_poll(struct cfe *f)
+{
+	struct rte_mbuf *pkts[SG_BURST];
+	unsigned i, n, total = 0;
+
+	if (unlikely(*f->c.rx_stop))
+		return 0;
+	for (i = 0; i < f->c.n_rxq; i++) {
+		const struct cfe_rxq *q = &f->c.rxq[i];
+
+		n = rte_eth_rx_burst(q->port, q->queue, pkts, SG_BURST);
+		if (n == 0)
+			continue;
+		f->st->rx += n;
+		f->st->pkts += n;
+		rx_burst(f, q, pkts, n);
+		total += n;
+	}
+	return total;
+}

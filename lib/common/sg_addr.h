@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef SG_ADDR_H
+#define SG_ADDR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+/*
+ * An IPv4 or IPv6 address in network byte order. IPv4 uses the first four
+ * bytes of a[] and leaves the rest zero, so two sg_addr compare with memcmp.
+ */
+struct sg_addr {
+	uint8_t family;  /* 4 or 6; 0 = unset */
+	uint8_t a[16];
+};
+
+struct sg_prefix {
+	struct sg_addr addr; /* host bits are zero */
+	uint8_t len;         /* 0..32 or 0..128 */
+};
+
+/* Parse "192.0.2.1" / "2001:db8::1". Returns 0 or -EINVAL. */
+int sg_addr_parse(const char *s, struct sg_addr *out);
+/* Parse "10.0.0.0/8", "2001:db8::/32" or a bare address (full length).
+ * Host bits set beyond the length are an error (-EINVAL). */
+int sg_prefix_parse(const char *s, struct sg_prefix *out);
+/* Parse an interface address with its subnet length, "172.16.2.5/24": same
+ * syntax as sg_prefix_parse() but host bits are kept as given (out->addr is
+ * the interface's own address, out->len its subnet). Returns 0 or -EINVAL. */
+int sg_ifaddr_parse(const char *s, struct sg_prefix *out);
+/* Format into buf (at least 64 bytes); returns buf. */
+const char *sg_addr_fmt(const struct sg_addr *a, char *buf, size_t len);
+const char *sg_prefix_fmt(const struct sg_prefix *p, char *buf, size_t len);
+/* true if a lies inside p (same family). Host bits of p->addr are ignored,
+ * so this also answers "is a on the subnet of interface address p". */
+bool sg_prefix_contains(const struct sg_prefix *p, const struct sg_addr *a);
+/* Parse "02:00:00:00:00:01". Returns 0 or -EINVAL. */
+int sg_mac_parse(const char *s, uint8_t mac[6]);
+
+#endif /* SG_ADDR_H */

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DFE_H
+#define DFE_H
+
+/*
+ * Decrypting forwarding element. A DFE owns the SAs the CE publishes to it:
+ * it is the only writer of their sequence numbers, replay windows and
+ * counters. It dequeues classified packets from its ring, runs ESP through
+ * lib/ipsec over cryptodev (synchronous CPU crypto, or lookaside
+ * enqueue/dequeue), checks the inner packet against the SA's selectors,
+ * routes it and transmits it on the lcore's own TX buffers.
+ *
+ * Threads: dfe_poll() on the DFE's lcore only. dfe_sa_create(),
+ * dfe_sa_publish(), dfe_sa_unpublish() and dfe_sa_free() on the CE thread
+ * only. dfe_sa_stats() anywhere.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_crypto.h>
+
+#include "sg_addr.h"
+#include "sg_stats.h"
+#include "sg_tx.h"
+
+struct rte_ring;
+struct rte_mempool;
+struct sg_route;
+struct dfe;
+struct dfe_sa;
+
+enum dfe_crypto { DFE_CRYPTO_CPU, DFE_CRYPTO_LOOKASIDE };
+
+struct dfe_conf {
+	unsigned id;                  /* DFE index */
+	int socket;
+	struct rte_ring *ring;        /* input, MP/SC */
+	enum dfe_crypto crypto;
+	uint8_t cdev_id;
+	uint16_t cdev_qp;             /* lookaside: this DFE's queue pair */
+	struct rte_mempool *cop_pool; /* lookaside: crypto ops */
+	const struct sg_route *route;
+	struct sg_txq *txq;           /* [SG_MAX_PORTS]: the lcore's TX buffers */
+	struct sg_lcore_stats *stats; /* the lcore's counters */
+	uint32_t max_sa;              /* SA slots */
+	uint32_t stash_per_sa;        /* packets held per gated SA */
+};
+
+struct dfe *dfe_create(const struct dfe_conf *c);
+void dfe_destroy(struct dfe *d);
+uint8_t dfe_cdev(const struct dfe *d);
+
+/* One iteration: ring -> ESP -> forward, and crypto completions. Returns the
+ * number of packets handled (0: idle). */
+unsigned dfe_poll(struct dfe *d);
+/* Packets inside the DFE (stashed behind a gate, or in the crypto device). */
+unsigned dfe_pending(const struct dfe *d);
+
+/* ---- SAs ---- */
+enum dfe_mode { DFE_MODE_TUNNEL, DFE_MODE_TRANSPORT };
+
+/* An inbound traffic selector (RFC 4301 4.4.1), from an inbound protect
+ * policy that names the SA. */
+struct dfe_sel {
+	struct sg_prefix src, dst;
+	int16_t proto;                /* -1 any */
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+};
+
+#define DFE_MAX_SEL 16
+
+struct dfe_sa_prm {
+	uint32_t spi;
+	enum dfe_mode mode;
+	uint8_t outer_family;         /* 4 or 6 */
+	uint8_t inner_family;         /* tunnel: 4 or 6 (one per SA, lib/ipsec) */
+	bool natt;                    /* arrives in UDP (RFC 3948) */
+	bool esn;
+	uint32_t replay_window;
+	uint32_t salt;                /* GCM salt / CTR nonce, as in the packet */
+	struct rte_crypto_sym_xform *xform; /* inbound chain, copied */
+	uint16_t gen;                 /* generation of its slot */
+	bool gated;                   /* hold its packets until the CE's marker */
+	uint64_t hard_packets, hard_bytes; /* 0 = unlimited */
+	unsigned n_sel;
+	struct dfe_sel sel[DFE_MAX_SEL];
+};
+
+struct dfe_sa_stats {
+	uint64_t packets, bytes;      /* decrypted and forwarded */
+	uint64_t drop[SG_DROP_MAX];
+	uint64_t last_sqn;
+	bool gated;
+};
+
+/* Build a runtime SA for DFE d: crypto session on d's device, lib/ipsec SA,
+ * replay window. NULL with rte_errno on failure. */
+struct dfe_sa *dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
+			     struct rte_mempool *sess_pool);
+/* Make sa visible in 'slot' (must be empty). Release ordering: a reader that
+ * sees the pointer sees a complete SA. */
+int dfe_sa_publish(struct dfe *d, uint32_t slot, struct dfe_sa *sa);
+/* Empty 'slot'; the SA may be read until a grace period has passed. */
+struct dfe_sa *dfe_sa_unpublish(struct dfe *d, uint32_t slot);
+/* Free an unpublished SA once no reader can hold it. */
+void dfe_sa_free(struct dfe_sa *sa);
+void dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out);
+/* Past its hard lifetime (decided by the CE): every packet is dropped as
+ * lifetime_expired from now on. */
+void dfe_sa_expire(struct dfe_sa *sa);
+
+#endif /* DFE_H */

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <string.h>
+
+#include <rte_cryptodev.h>
+#include <rte_esp.h>
+#include <rte_ip.h>
+#include <rte_ipsec.h>
+#include <rte_ring.h>
+
+#include "dfe_priv.h"
+#include "sg_cls.h"
+#include "sg_meta.h"
+
+/* Packets of one SA taken from one dequeued burst, in arrival order. */
+struct grp {
+	struct dfe_sa *sa;
+	uint16_t n;
+	struct rte_mbuf *m[SG_BURST];
+};
+
+static void inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		    uint16_t n);
+
+/*
+ * ESP in UDP, transport mode: lib/ipsec knows nothing of the UDP header, so
+ * remove it first (slide the L2/L3 headers over it and patch the IP header),
+ * leaving plain ESP. In tunnel mode the UDP header is simply counted in
+ * l3_len: lib/ipsec cuts the whole outer header off.
+ */
+static int
+natt_strip(struct rte_mbuf *m)
+{
+	uint32_t hl = m->l2_len + m->l3_len;
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+
+	memmove(p + 8, p, hl);
+	rte_pktmbuf_adj(m, 8);
+	p += 8;
+	if ((p[m->l2_len] >> 4) == 4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + m->l2_len);
+
+		ip->next_proto_id = IPPROTO_ESP;
+		ip->total_length = rte_cpu_to_be_16(
+			rte_be_to_cpu_16(ip->total_length) - 8);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		return 0;
+	}
+	if (m->l3_len != sizeof(struct rte_ipv6_hdr))
+		return -1;	/* extension headers before UDP: not supported */
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(p + m->l2_len);
+
+	ip6->proto = IPPROTO_ESP;
+	ip6->payload_len = rte_cpu_to_be_16(
+		rte_be_to_cpu_16(ip6->payload_len) - 8);
+	return 0;
+}
+
+/*
+ * After the crypto: lib/ipsec checks padding and trailer and strips the
+ * headers; then our window is updated with what authenticated, in order. A
+ * failure is an ICV failure when the crypto flagged it, a replay when the
+ * window now holds its number (a duplicate inside this burst), else the
+ * packet was malformed (padding, next header, length).
+ */
+static void
+finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
+{
+	struct rte_mbuf *bad[SG_BURST];
+	uint16_t g, i, k, nb = 0;
+	uint64_t bytes = 0;
+	unsigned auth = 0, replay = 0, malformed = 0;
+
+	g = rte_ipsec_pkt_process(&sa->ss, mb, n);
+
+	for (i = 0, k = 0; i < g; i++) {
+		if (dfe_replay_update(sa->replay, sg_meta(mb[i])->sqn) == 0) {
+			mb[k++] = mb[i];
+			bytes += mb[i]->pkt_len;
+		} else {
+			bad[nb++] = mb[i];
+			replay++;
+		}
+	}
+	for (i = g; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+
+		if (m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)
+			auth++;
+		else if (dfe_replay_check(sa->replay, sg_meta(m)->sqn) != 0)
+			replay++;
+		else
+			malformed++;
+		bad[nb++] = m;
+	}
+	d->st->drop[SG_DROP_AUTH_FAILED] += auth;
+	d->st->drop[SG_DROP_REPLAY] += replay;
+	d->st->drop[SG_DROP_MALFORMED] += malformed;
+	sa->drop[SG_DROP_AUTH_FAILED] += auth;
+	sa->drop[SG_DROP_REPLAY] += replay;
+	sa->drop[SG_DROP_MALFORMED] += malformed;
+	if (nb != 0)
+		rte_pktmbuf_free_bulk(bad, nb);
+
+	d->st->decrypted += k;
+	sa->bytes += bytes;
+	if (k != 0)
+		dfe_forward(d, sa, mb, k);
+}
+
+/* Lookaside: hand a prepared group to the device. */
+static void
+lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+	    uint16_t n)
+{
+	struct rte_crypto_op *cop[SG_BURST];
+	uint16_t j, e;
+
+	if (rte_crypto_op_bulk_alloc(d->c.cop_pool,
+				     RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
+		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
+		return;
+	}
+	j = rte_ipsec_pkt_crypto_prepare(&sa->ss, mb, cop, n);
+	if (j < n) {
+		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[j], n - j);
+		dfe_drop(d, sa, SG_DROP_MALFORMED, &mb[j], n - j);
+	}
+	if (j == 0)
+		return;
+	e = rte_cryptodev_enqueue_burst(d->c.cdev_id, d->c.cdev_qp, cop, j);
+	d->inflight += e;
+	if (e < j) {
+		/* ops first: they point at the mbufs */
+		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[e], j - e);
+		dfe_drop(d, sa, SG_DROP_RING_FULL, &mb[e], j - e);
+	}
+}
+
+/* Lookaside: collect completed operations, grouped by SA. */
+static unsigned
+lksd_drain(struct dfe *d)
+{
+	struct rte_crypto_op *cop[SG_BURST];
+	struct rte_mbuf *mb[SG_BURST];
+	struct rte_ipsec_group grp[SG_BURST];
+	uint16_t n, ng, i, done = 0;
+
+	n = rte_cryptodev_dequeue_burst(d->c.cdev_id, d->c.cdev_qp, cop,
+					SG_BURST);
+	if (n == 0)
+		return 0;
+	d->inflight -= n;
+	ng = rte_ipsec_pkt_crypto_group((const struct rte_crypto_op **)cop,
+					mb, grp, n);
+	for (i = 0; i < ng; i++) {
+		finish(d, (struct dfe_sa *)grp[i].id.ptr, grp[i].m, grp[i].cnt);
+		done += grp[i].cnt;
+	}
+	/* ops with no session: cannot happen with our sessions; count it */
+	if (done < n)
+		dfe_drop(d, NULL, SG_DROP_CRYPTO_ERROR, &mb[done], n - done);
+	/* only now, with every packet of the burst processed */
+	rte_mempool_put_bulk(d->c.cop_pool, (void **)cop, n);
+	return n;
+}
+
+/*
+ * ESP processing of packets of one SA: outer-header bookkeeping, sequence
+ * numbers and the cheap replay reject, then the crypto.
+ */
+static void
+inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
+{
+	struct rte_mbuf *rej[SG_BURST], *mal[SG_BURST], *exp[SG_BURST];
+	uint16_t i, k = 0, nr = 0, nm = 0, ne = 0;
+	uint64_t left = UINT64_MAX;
+
+	if (unlikely(sa->expired ||
+		     (sa->hard_bytes != 0 && sa->bytes >= sa->hard_bytes))) {
+		dfe_drop(d, sa, SG_DROP_LIFETIME_EXPIRED, mb, n);
+		return;
+	}
+	if (sa->hard_packets != 0)
+		left = sa->hard_packets > sa->packets ?
+			sa->hard_packets - sa->packets : 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		struct sg_meta *meta = sg_meta(m);
+		const struct rte_esp_hdr *esp;
+
+		if (unlikely(k >= left)) {
+			exp[ne++] = m;
+			continue;
+		}
+		if (meta->l4_len != 0) {
+			if (sa->mode == DFE_MODE_TUNNEL) {
+				m->l3_len += meta->l4_len;
+			} else if (natt_strip(m) != 0) {
+				mal[nm++] = m;
+				continue;
+			}
+			meta->l4_len = 0;
+		}
+		esp = rte_pktmbuf_mtod_offset(m, const struct rte_esp_hdr *,
+					      m->l2_len + m->l3_len);
+		meta->sqn = dfe_replay_esn(sa->replay,
+					   rte_be_to_cpu_32(esp->seq), sa->esn);
+		if (dfe_replay_check(sa->replay, meta->sqn) != 0) {
+			rej[nr++] = m;
+			continue;
+		}
+		mb[k++] = m;
+	}
+	dfe_drop(d, sa, SG_DROP_REPLAY, rej, nr);
+	dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
+	dfe_drop(d, sa, SG_DROP_LIFETIME_EXPIRED, exp, ne);
+	if (k == 0)
+		return;
+
+	if (d->c.crypto == DFE_CRYPTO_LOOKASIDE) {
+		lksd_submit(d, sa, mb, k);
+		return;
+	}
+	n = rte_ipsec_pkt_cpu_prepare(&sa->ss, mb, k);
+	dfe_drop(d, sa, SG_DROP_MALFORMED, &mb[n], k - n);
+	if (n != 0)
+		finish(d, sa, mb, n);
+}
+
+static void
+run_groups(struct dfe *d, struct grp *g, unsigned ng)
+{
+	unsigned i;
+
+	for (i = 0; i < ng; i++)
+		inbound(d, g[i].sa, g[i].m, g[i].n);
+}
+
+/*
+ * The CE's marker: every packet it held for this SA has been re-injected
+ * ahead of it. Open the gate, then process what arrived directly from the
+ * CFEs meanwhile, in arrival order.
+ */
+static void
+gate_open(struct dfe *d, struct dfe_sa *sa)
+{
+	struct rte_mbuf *run[SG_BURST];
+	unsigned i, keep = 0, nr = 0;
+	uint64_t cls;
+
+	sa->gated = 0;
+	if (sa->stashed == 0)
+		return;
+	for (i = 0; i < d->n_stash; i++) {
+		struct rte_mbuf *m = d->stash[i];
+
+		cls = sg_meta(m)->cls;
+		if (d->sa[cfe_class_slot(cls)] == sa &&
+		    cfe_class_gen(cls) == sa->gen) {
+			run[nr++] = m;
+			if (nr == SG_BURST) {
+				inbound(d, sa, run, nr);
+				nr = 0;
+			}
+		} else {
+			d->stash[keep++] = m;
+		}
+	}
+	if (nr != 0)
+		inbound(d, sa, run, nr);
+	d->n_stash = keep;
+	sa->stashed = 0;
+}
+
+static void
+stash(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *m)
+{
+	if (d->n_stash == DFE_STASH_MAX || sa->stashed >= d->c.stash_per_sa) {
+		dfe_drop(d, sa, SG_DROP_HOLD_OVERFLOW, &m, 1);
+		return;
+	}
+	d->stash[d->n_stash++] = m;
+	sa->stashed++;
+	d->st->held++;
+}
+
+/*
+ * Sort a dequeued burst into per-SA groups (stable: per-SA order is kept),
+ * so that each SA's packets meet the crypto as one batch.
+ */
+static void
+dispatch(struct dfe *d, struct rte_mbuf *in[], unsigned n)
+{
+	struct grp g[SG_BURST];
+	unsigned i, j, ng = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = in[i];
+		struct sg_meta *meta = sg_meta(m);
+		uint32_t slot = cfe_class_slot(meta->cls);
+		struct dfe_sa *sa = NULL;
+
+		if (likely(slot < d->c.max_sa))
+			sa = __atomic_load_n(&d->sa[slot], __ATOMIC_ACQUIRE);
+		if (unlikely(sa == NULL || sa->gen != cfe_class_gen(meta->cls))) {
+			/* the SA went away while the packet was queued; a
+			 * marker is no packet and counts nowhere */
+			if (meta->flags & SG_META_MARKER)
+				rte_pktmbuf_free(m);
+			else
+				dfe_drop(d, NULL, SG_DROP_UNKNOWN_SPI, &m, 1);
+			continue;
+		}
+		if (unlikely(meta->flags & SG_META_MARKER)) {
+			run_groups(d, g, ng);
+			ng = 0;
+			rte_pktmbuf_free(m);
+			gate_open(d, sa);
+			continue;
+		}
+		if (unlikely(sa->gated) && !(meta->flags & SG_META_REINJECT)) {
+			stash(d, sa, m);
+			continue;
+		}
+		meta->flags = 0;
+		for (j = ng; j > 0 && g[j - 1].sa != sa; j--)
+			;
+		if (j == 0) {
+			j = ng++;
+			g[j].sa = sa;
+			g[j].n = 0;
+		} else {
+			j--;
+		}
+		g[j].m[g[j].n++] = m;
+	}
+	run_groups(d, g, ng);
+}
+
+unsigned
+dfe_poll(struct dfe *d)
+{
+	struct rte_mbuf *in[SG_BURST];
+	unsigned n, done = 0;
+
+	if (d->c.crypto == DFE_CRYPTO_LOOKASIDE && d->inflight != 0)
+		done = lksd_drain(d);
+	n = rte_ring_dequeue_burst(d->c.ring, (void **)in, SG_BURST, NULL);
+	if (n != 0) {
+		d->st->pkts += n;
+		dispatch(d, in, n);
+	}
+	return done + n;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DFE_PRIV_H
+#define DFE_PRIV_H
+
+#include <rte_ipsec.h>
+#include <rte_mbuf.h>
+
+#include "dfe.h"
+#include "dfe_replay.h"
+#include "sg_common.h"
+
+#define DFE_STASH_MAX 1024    /* packets behind gates, per DFE */
+#define DFE_CRYPTO_MAX (SG_BURST * 4)
+
+/*
+ * The runtime SA: what the data path reads, compiled by dfe_sa_create().
+ * 'ss' comes first so that a lib/ipsec session pointer is the SA pointer.
+ * Written by the owning DFE only (counters, window, gate) once published.
+ */
+struct dfe_sa {
+	struct rte_ipsec_session ss;
+	uint32_t spi;
+	uint16_t gen;
+	uint8_t mode;
+	uint8_t inner_family;
+	uint8_t natt;
+	uint8_t esn;
+	volatile uint8_t gated;
+	volatile uint8_t expired;     /* written by the CE */
+	uint32_t stashed;
+	uint64_t hard_packets, hard_bytes;
+	/* counters, single writer */
+	uint64_t packets, bytes;
+	uint64_t drop[SG_DROP_MAX];
+	unsigned n_sel;
+	struct dfe_sel sel[DFE_MAX_SEL];
+	/* owned memory, released by dfe_sa_free() */
+	struct rte_ipsec_sa *ipsec_sa;
+	void *cses;
+	uint8_t cdev_id;
+	struct dfe_replay *replay;
+} __rte_cache_aligned;
+
+struct dfe {
+	struct dfe_conf c;
+	struct dfe_sa *volatile *sa;  /* [max_sa] published SAs */
+	struct sg_lcore_stats *st;
+	unsigned inflight;            /* lookaside ops in the device */
+	unsigned n_stash;
+	struct rte_mbuf *stash[DFE_STASH_MAX];
+} __rte_cache_aligned;
+
+void dfe_forward(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		 uint16_t n);
+
+static inline void
+dfe_drop(struct dfe *d, struct dfe_sa *sa, enum sg_drop why,
+	 struct rte_mbuf *mb[], uint16_t n)
+{
+	if (n == 0)
+		return;
+	d->st->drop[why] += n;
+	if (sa != NULL)
+		sa->drop[why] += n;
+	rte_pktmbuf_free_bulk(mb, n);
+}
+
+#endif /* DFE_PRIV_H */

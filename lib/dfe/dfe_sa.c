@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_cryptodev.h>
+#include <rte_errno.h>
+#include <rte_ipsec.h>
+#include <rte_malloc.h>
+
+#include "dfe_priv.h"
+
+struct dfe *
+dfe_create(const struct dfe_conf *c)
+{
+	struct dfe *d;
+
+	if (c == NULL || c->ring == NULL || c->route == NULL ||
+	    c->txq == NULL || c->stats == NULL || c->max_sa == 0 ||
+	    (c->crypto == DFE_CRYPTO_LOOKASIDE && c->cop_pool == NULL)) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	d = rte_zmalloc_socket("dfe", sizeof(*d), RTE_CACHE_LINE_SIZE,
+			       c->socket);
+	if (d == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	d->c = *c;
+	d->st = c->stats;
+	d->sa = rte_zmalloc_socket("dfe_sa_tbl", sizeof(*d->sa) * c->max_sa,
+				   RTE_CACHE_LINE_SIZE, c->socket);
+	if (d->sa == NULL) {
+		rte_free(d);
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	return d;
+}
+
+void
+dfe_destroy(struct dfe *d)
+{
+	if (d == NULL)
+		return;
+	rte_pktmbuf_free_bulk(d->stash, d->n_stash);
+	rte_free((void *)d->sa);
+	rte_free(d);
+}
+
+uint8_t
+dfe_cdev(const struct dfe *d)
+{
+	return d->c.cdev_id;
+}
+
+unsigned
+dfe_pending(const struct dfe *d)
+{
+	return d->n_stash + d->inflight;
+}
+
+/*
+ * lib/ipsec parameters of an inbound SA. Its own anti-replay window is kept
+ * (same size as ours) because it reconstructs the ESN high bits from it; ours
+ * decides (dfe_replay.h).
+ */
+static void
+fill_prm(struct rte_ipsec_sa_prm *prm, const struct dfe_sa_prm *p,
+	 struct dfe_sa *sa)
+{
+	memset(prm, 0, sizeof(*prm));
+	prm->userdata = (uintptr_t)sa;
+	prm->ipsec_xform.spi = p->spi;
+	prm->ipsec_xform.salt = p->salt;
+	prm->ipsec_xform.direction = RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
+	prm->ipsec_xform.proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
+	prm->ipsec_xform.replay_win_sz = p->replay_window;
+	prm->ipsec_xform.options.esn = p->esn;
+	prm->crypto_xform = p->xform;
+	if (p->mode == DFE_MODE_TUNNEL) {
+		prm->ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
+		prm->ipsec_xform.tunnel.type = p->outer_family == 4 ?
+			RTE_SECURITY_IPSEC_TUNNEL_IPV4 :
+			RTE_SECURITY_IPSEC_TUNNEL_IPV6;
+		prm->tun.next_proto = p->inner_family == 4 ? IPPROTO_IPIP :
+			IPPROTO_IPV6;
+	} else {
+		prm->ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TRANSPORT;
+		prm->trs.proto = p->outer_family == 4 ? IPPROTO_IPIP :
+			IPPROTO_IPV6;
+	}
+}
+
+struct dfe_sa *
+dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
+	      struct rte_mempool *sess_pool)
+{
+	struct rte_ipsec_sa_prm prm;
+	struct dfe_sa *sa;
+	int sz, rc;
+
+	if (d == NULL || p == NULL || sess_pool == NULL || p->xform == NULL ||
+	    p->n_sel > DFE_MAX_SEL) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	sa = rte_zmalloc_socket("dfe_sa", sizeof(*sa), RTE_CACHE_LINE_SIZE,
+				d->c.socket);
+	if (sa == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	sa->spi = p->spi;
+	sa->gen = p->gen;
+	sa->mode = p->mode;
+	sa->inner_family = p->mode == DFE_MODE_TUNNEL ? p->inner_family :
+		p->outer_family;
+	sa->natt = p->natt;
+	sa->esn = p->esn;
+	sa->gated = p->gated;
+	sa->hard_packets = p->hard_packets;
+	sa->hard_bytes = p->hard_bytes;
+	sa->n_sel = p->n_sel;
+	memcpy(sa->sel, p->sel, sizeof(p->sel[0]) * p->n_sel);
+	sa->cdev_id = d->c.cdev_id;
+
+	sa->replay = rte_zmalloc_socket("dfe_replay",
+					dfe_replay_size(p->replay_window),
+					RTE_CACHE_LINE_SIZE, d->c.socket);
+	if (sa->replay == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	dfe_replay_init(sa->replay, p->replay_window);
+
+	fill_prm(&prm, p, sa);
+	sz = rte_ipsec_sa_size(&prm);
+	if (sz < 0) {
+		rc = sz;
+		goto fail;
+	}
+	sa->ipsec_sa = rte_zmalloc_socket("ipsec_sa", sz, RTE_CACHE_LINE_SIZE,
+					  d->c.socket);
+	if (sa->ipsec_sa == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = rte_ipsec_sa_init(sa->ipsec_sa, &prm, sz);
+	if (rc < 0)
+		goto fail;
+
+	sa->cses = rte_cryptodev_sym_session_create(d->c.cdev_id, p->xform,
+						    sess_pool);
+	if (sa->cses == NULL) {
+		rc = -(rte_errno ? rte_errno : ENOTSUP);
+		goto fail;
+	}
+	sa->ss.sa = sa->ipsec_sa;
+	sa->ss.type = d->c.crypto == DFE_CRYPTO_CPU ?
+		RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO :
+		RTE_SECURITY_ACTION_TYPE_NONE;
+	sa->ss.crypto.ses = sa->cses;
+	sa->ss.crypto.dev_id = d->c.cdev_id;
+	rc = rte_ipsec_session_prepare(&sa->ss);
+	if (rc != 0)
+		goto fail;
+	/* lookaside completions find the SA from the crypto session */
+	rte_cryptodev_sym_session_opaque_data_set(sa->cses,
+						  (uint64_t)(uintptr_t)&sa->ss);
+	return sa;
+fail:
+	dfe_sa_free(sa);
+	rte_errno = -rc;
+	return NULL;
+}
+
+void
+dfe_sa_free(struct dfe_sa *sa)
+{
+	if (sa == NULL)
+		return;
+	if (sa->cses != NULL)
+		rte_cryptodev_sym_session_free(sa->cdev_id, sa->cses);
+	rte_free(sa->ipsec_sa);
+	rte_free(sa->replay);
+	rte_free(sa);
+}
+
+int
+dfe_sa_publish(struct dfe *d, uint32_t slot, struct dfe_sa *sa)
+{
+	if (slot >= d->c.max_sa || sa == NULL)
+		return -EINVAL;
+	if (d->sa[slot] != NULL)
+		return -EBUSY;
+	__atomic_store_n(&d->sa[slot], sa, __ATOMIC_RELEASE);
+	return 0;
+}
+
+struct dfe_sa *
+dfe_sa_unpublish(struct dfe *d, uint32_t slot)
+{
+	struct dfe_sa *sa;
+
+	if (slot >= d->c.max_sa)
+		return NULL;
+	sa = d->sa[slot];
+	__atomic_store_n(&d->sa[slot], NULL, __ATOMIC_RELEASE);
+	return sa;
+}
+
+void
+dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->packets = sa->packets;
+	out->bytes = sa->bytes;
+	memcpy(out->drop, sa->drop, sizeof(out->drop));
+	out->last_sqn = sa->replay->top;
+	out->gated = sa->gated;
+}
+
+void
+dfe_sa_expire(struct dfe_sa *sa)
+{
+	__atomic_store_n(&sa->expired, 1, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,250 @@
+"""A Python stand-in for spigate, ONLY to self-test the functional suite.
+
+    SPIGATE_BIN=tests/functional/fake-spigate /usr/bin/python3 -m pytest tests/functional
+
+It reads the same gateway.conf and policy.yaml, reads the rx pcaps named in
+the EAL --vdev arguments, applies the inbound rules the suite expects of
+spigate (sequentially, in arrival order; no lcores, no hold queues), writes
+the tx pcaps and --stats-out. If the suite passes against this, the suite's
+expectations are self-consistent; it says nothing about spigate.
+"""
+
+import ipaddress
+import json
+import os
+import struct
+import sys
+
+from . import expect
+from .config import Deployment
+from .gateway import read_pcap, write_pcap
+from .refesp import AuthError, Frame, Malformed, ip_checksum, open_esp
+
+
+class Replay:
+    """RFC 4303 anti-replay with ESN reconstruction (Appendix A)."""
+
+    def __init__(self, window, esn):
+        self.w = window
+        self.esn = esn
+        self.top = 0
+        self.seen = set()
+
+    def seq64(self, low):
+        if not self.esn:
+            return low
+        tl, th = self.top & 0xFFFFFFFF, self.top >> 32
+        w = max(self.w, 1)
+        if tl >= w - 1:
+            return ((th + 1) << 32 | low) if low < tl - w + 1 else (th << 32 | low)
+        if th and low >= (tl - w + 1) & 0xFFFFFFFF:
+            return (th - 1) << 32 | low
+        return th << 32 | low
+
+    def check(self, s):
+        if self.w == 0:
+            return True
+        if s == 0:
+            return False
+        if s > self.top:
+            return True
+        if s + self.w <= self.top:
+            return False
+        return s not in self.seen
+
+    def update(self, s):
+        if self.w == 0:
+            self.top = max(self.top, s)
+            return
+        self.seen.add(s)
+        if s > self.top:
+            self.top = s
+            self.seen = {x for x in self.seen if x + self.w > s}
+
+
+class Fake:
+    def __init__(self, conf):
+        self.dep = Deployment.load(conf)
+        self.stats = {"rx": 0, "tx": 0, "decrypted": 0, "encrypted": 0,
+                      "bypassed": 0, "punted": 0, "held": 0, "reinjected": 0,
+                      "drop": {}}
+        self.sas = {s.spi: s for s in self.dep.sas if s.direction == "in"}
+        self.replay = {s.spi: Replay(s.replay_window, s.esn) for s in self.sas.values()}
+        self.out = {p.name: [] for p in self.dep.ports}
+        self.pcaps = {}
+        eal = self.dep.eal or []
+        for i, a in enumerate(eal):
+            if a == "--vdev":
+                parts = eal[i + 1].split(",")
+                kv = dict(x.split("=", 1) for x in parts[1:] if "=" in x)
+                self.pcaps[parts[0]] = kv
+
+    def drop(self, why):
+        self.stats["drop"][why] = self.stats["drop"].get(why, 0) + 1
+
+    def run(self):
+        for p in self.dep.ports:
+            rx = self.pcaps.get(p.device, {}).get("rx_pcap")
+            if rx:
+                for f in read_pcap(rx):
+                    self.stats["rx"] += 1
+                    self.rx(p, f)
+        for p in self.dep.ports:
+            tx = self.pcaps.get(p.device, {}).get("tx_pcap")
+            if tx:
+                write_pcap(tx, self.out[p.name])
+
+    def rx(self, port, data):
+        try:
+            fr = Frame(data)
+        except Malformed:
+            return self.drop("malformed")
+        if fr.dst_mac != bytes.fromhex(port.mac.replace(":", "")) and not fr.dst_mac[0] & 1:
+            return self.drop("not_for_us")
+        if fr.version is None:
+            return self.drop("non_ip")
+        if fr.fragment:
+            return self.drop("fragment")
+        if port.role != "unprotected":
+            return self.drop("no_policy")
+        l4 = fr.l4
+        if fr.proto == 50:
+            return self.esp(fr, l4, None)
+        sport = dport = None
+        if fr.proto in (6, 17) and len(l4) >= 4:
+            sport, dport = struct.unpack("!HH", l4[:4])
+        if fr.proto == 17:
+            if len(l4) < 8 or struct.unpack("!H", l4[4:6])[0] > len(l4):
+                return self.drop("malformed")
+            pl = l4[8:struct.unpack("!H", l4[4:6])[0]]
+            if dport == 4500:
+                if len(pl) >= 8 and pl[:4] != b"\x00\x00\x00\x00":
+                    return self.esp(fr, pl, (sport, dport))
+                if len(pl) >= 4 and pl[:4] == b"\x00\x00\x00\x00":
+                    self.stats["punted"] += 1
+                    return self.drop("ike")
+                if pl == b"\xff":
+                    return self.drop("nat_keepalive")
+                return self.drop("malformed")
+            if sport == 500 or dport == 500:
+                self.stats["punted"] += 1
+                return self.drop("ike")
+        src, dst = _ip(fr.src), _ip(fr.dst)
+        pol = self.dep.inbound_policy(src, dst, fr.proto, sport, dport)
+        if pol is None:
+            return self.drop("no_policy")
+        if pol.action == "discard":
+            return self.drop("discard")
+        if pol.action == "protect":
+            return self.drop("policy_mismatch")
+        if self.forward(fr.ip):
+            self.stats["bypassed"] += 1
+
+    def esp(self, fr, esp, udp):
+        if len(esp) < 8:
+            return self.drop("malformed")
+        spi, low = struct.unpack("!II", esp[:8])
+        sa = self.sas.get(spi)
+        if sa is None:
+            return self.drop("unknown_spi")
+        rp = self.replay[spi]
+        seq = rp.seq64(low)
+        if not rp.check(seq):
+            return self.drop("replay")
+        try:
+            payload, nh, _ = open_esp(sa, esp, seq >> 32)
+        except AuthError:
+            return self.drop("auth_failed")
+        except Malformed:
+            return self.drop("malformed")
+        rp.update(seq)
+        self.stats["decrypted"] += 1
+        if sa.mode == "tunnel":
+            fam = 4 if nh == 4 else 6 if nh == 41 else None
+            if fam is None or not payload or payload[0] >> 4 != fam:
+                return self.drop("malformed")
+            inner = payload
+        else:
+            h = bytearray(fr.ip[:fr.hlen])
+            if fr.version == 4:
+                h[9] = nh
+                h[2:4] = struct.pack("!H", len(h) + len(payload))
+                h[10:12] = b"\x00\x00"
+                h[10:12] = struct.pack("!H", ip_checksum(bytes(h)))
+            else:
+                h[6] = nh
+                h[4:6] = struct.pack("!H", len(payload))
+            inner = bytes(h) + payload
+        try:
+            ifr = Frame(b"\x00" * 12 + (b"\x08\x00" if inner[0] >> 4 == 4 else b"\x86\xdd")
+                        + inner)
+        except Malformed:
+            return self.drop("malformed")
+        sport = dport = None
+        if ifr.proto in (6, 17) and len(ifr.l4) >= 4:
+            sport, dport = struct.unpack("!HH", ifr.l4[:4])
+        ok = any(p.direction == "in" and p.action == "protect" and p.sa == spi and
+                 p.matches(_ip(ifr.src), _ip(ifr.dst), ifr.proto, sport, dport)
+                 for p in self.dep.policies)
+        if not ok:
+            return self.drop("policy_mismatch")
+        self.forward(ifr.ip)
+
+    def forward(self, ip):
+        fr = Frame(b"\x00" * 12 + (b"\x08\x00" if ip[0] >> 4 == 4 else b"\x86\xdd") + ip)
+        nh = self.dep.next_hop(_ip(fr.dst))
+        if nh is None:
+            self.drop("no_route")
+            return False
+        if fr.ttl <= 1:
+            self.drop("ttl_exceeded")
+            return False
+        self.out[nh[0].name].append(expect.forwarded(self.dep, ip))
+        self.stats["tx"] += 1
+        return True
+
+
+def _ip(b):
+    return str(ipaddress.ip_address(bytes(b)))
+
+
+def main(argv):
+    conf = stats = None
+    check = False
+    if "--" in argv:
+        argv = argv[argv.index("--") + 1:]
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "-f":
+            conf = argv[i + 1]
+            i += 1
+        elif a == "--stats-out":
+            stats = argv[i + 1]
+            i += 1
+        elif a == "--exit-idle":
+            i += 1
+        elif a == "--check":
+            check = True
+        i += 1
+    if not conf:
+        print("usage: fake-spigate -f FILE", file=sys.stderr)
+        return 2
+    try:
+        g = Fake(conf)
+    except Exception as e:  # noqa: BLE001
+        print("%s:1: %s" % (conf, e), file=sys.stderr)
+        return 2
+    if check:
+        return 0
+    g.run()
+    print("fake-spigate: rx %d tx %d drops %s" % (g.stats["rx"], g.stats["tx"],
+                                                    g.stats["drop"]), file=sys.stderr)
+    if stats:
+        with open(stats, "w") as f:
+            json.dump(g.stats, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
