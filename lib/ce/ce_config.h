@@ -64,7 +64,8 @@ struct ce_deploy {
 	char path[PATH_MAX];          /* the file as given */
 	int eal_argc;                 /* `eal` is optional: 0 when absent */
 	char **eal_argv;              /* malloc'd strings, NULL-terminated; the
-	                               * file's strings only, no program name */
+	                               * file's strings only, no program name;
+	                               * NULL when `eal` is absent */
 	unsigned n_ports;
 	struct ce_port_cfg ports[CE_MAX_PORTS];
 	unsigned n_cfe, n_dfe;

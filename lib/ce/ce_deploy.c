@@ -29,6 +29,7 @@
 struct dctx {
 	const char *path;       /* the file as given, for messages */
 	struct ce_diag *diag;
+	struct ce_deploy *d;    /* for checks across ports */
 };
 
 typedef int (*dparse_fn)(struct dctx *c, const config_setting_t *s,
@@ -293,6 +294,7 @@ static int p_port_name(struct dctx *c, const config_setting_t *s,
 	struct ce_port_cfg *p = obj;
 	char v[CE_NAME_MAX];
 	const char *x;
+	unsigned i;
 
 	if (copy_string(c, s, name, v, sizeof(v)) < 0)
 		return -EINVAL;
@@ -306,6 +308,14 @@ static int p_port_name(struct dctx *c, const config_setting_t *s,
 			return -EINVAL;
 		}
 	}
+	/* ports before this one: d->ports[0 .. n_ports - 1] */
+	for (i = 0; i < c->d->n_ports; i++) {
+		if (strcmp(c->d->ports[i].name, v) == 0) {
+			err(c, s, name, "port name \"%s\" already used at line %d",
+			    v, c->d->ports[i].line);
+			return -EINVAL;
+		}
+	}
 	strcpy(p->name, v);
 	return 0;
 }
@@ -314,8 +324,19 @@ static int p_port_device(struct dctx *c, const config_setting_t *s,
 			 const char *name, void *obj)
 {
 	struct ce_port_cfg *p = obj;
+	unsigned i;
 
-	return copy_string(c, s, name, p->device, sizeof(p->device));
+	if (copy_string(c, s, name, p->device, sizeof(p->device)) < 0)
+		return -EINVAL;
+	for (i = 0; i < c->d->n_ports; i++) {
+		if (strcmp(c->d->ports[i].device, p->device) == 0) {
+			err(c, s, name, "device \"%s\" already used at line %d",
+			    p->device, c->d->ports[i].line);
+			p->device[0] = '\0';
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 static int p_port_role(struct dctx *c, const config_setting_t *s,
@@ -337,7 +358,9 @@ static int p_port_role(struct dctx *c, const config_setting_t *s,
 static int port_addr1(struct dctx *c, const config_setting_t *s,
 		      const char *name, struct ce_port_cfg *p)
 {
+	char buf[64];
 	const char *v;
+	unsigned i;
 
 	if (get_string(c, s, name, &v) < 0)
 		return -EINVAL;
@@ -348,6 +371,22 @@ static int port_addr1(struct dctx *c, const config_setting_t *s,
 	if (sg_ifaddr_parse(v, &p->addrs[p->n_addrs]) < 0) {
 		err(c, s, name, "\"%s\" is not an IPv4 or IPv6 address/length", v);
 		return -EINVAL;
+	}
+	/* one address, one port: the gateway must know which port owns it
+	 * (p is d->ports[n_ports], its own earlier addresses included) */
+	for (i = 0; i <= c->d->n_ports; i++) {
+		const struct ce_port_cfg *q = &c->d->ports[i];
+		unsigned b;
+
+		for (b = 0; b < q->n_addrs; b++) {
+			if (memcmp(&q->addrs[b].addr, &p->addrs[p->n_addrs].addr,
+				   sizeof(struct sg_addr)) != 0)
+				continue;
+			err(c, s, name, "address %s already used at line %d",
+			    sg_addr_fmt(&q->addrs[b].addr, buf, sizeof(buf)),
+			    q->line);
+			return -EINVAL;
+		}
 	}
 	p->n_addrs++;
 	return 0;
@@ -425,48 +464,6 @@ static const struct dkw port_kws[] = {
 	{ "mtu", p_port_mtu, false },
 };
 
-/* Names, devices and addresses are unique across ports. */
-static int port_dups(struct dctx *c, const config_setting_t *s,
-		     const char *name, struct ce_deploy *d, unsigned idx)
-{
-	const struct ce_port_cfg *p = &d->ports[idx];
-	char buf[64];
-	unsigned i, a, b;
-	int rc = 0;
-
-	for (i = 0; i < idx; i++) {
-		const struct ce_port_cfg *q = &d->ports[i];
-
-		if (p->name[0] != '\0' && strcmp(p->name, q->name) == 0) {
-			err(c, s, name, "port name \"%s\" already used at line %d",
-			    p->name, q->line);
-			rc = -EINVAL;
-		}
-		if (p->device[0] != '\0' && strcmp(p->device, q->device) == 0) {
-			err(c, s, name, "device \"%s\" already used at line %d",
-			    p->device, q->line);
-			rc = -EINVAL;
-		}
-	}
-	for (a = 0; a < p->n_addrs; a++) {
-		for (i = 0; i <= idx; i++) {
-			const struct ce_port_cfg *q = &d->ports[i];
-			unsigned nb = i == idx ? a : q->n_addrs;
-
-			for (b = 0; b < nb; b++) {
-				if (memcmp(&p->addrs[a].addr, &q->addrs[b].addr,
-					   sizeof(struct sg_addr)) != 0)
-					continue;
-				err(c, s, name, "address %s already used at line %d",
-				    sg_addr_fmt(&p->addrs[a].addr, buf, sizeof(buf)),
-				    q->line);
-				rc = -EINVAL;
-			}
-		}
-	}
-	return rc;
-}
-
 static int p_ports(struct dctx *c, const config_setting_t *s, const char *name,
 		   void *obj)
 {
@@ -494,8 +491,6 @@ static int p_ports(struct dctx *c, const config_setting_t *s, const char *name,
 		}
 		p->line = (int)config_setting_source_line(e);
 		if (walk_group(c, e, ename, port_kws, DIM(port_kws), p) < 0)
-			rc = -EINVAL;
-		if (port_dups(c, e, ename, d, d->n_ports) < 0)
 			rc = -EINVAL;
 		d->n_ports++;
 	}
@@ -799,6 +794,7 @@ static const struct dkw top_kws[] = {
 	{ "rings", p_rings, false },
 	{ "mbufs", p_mbufs, false },
 };
+_Static_assert(DIM(top_kws) <= KW_MAX, "walk_group() seen[] too small");
 
 static void set_defaults(struct ce_deploy *d)
 {
@@ -822,9 +818,10 @@ static int check_readable(struct dctx *c)
 
 	f = fopen(c->path, "r");
 	if (f == NULL) {
-		ce_diag_add(c->diag, c->path, 0, "cannot open: %s",
-			    strerror(errno));
-		return -errno;
+		int e = errno;
+
+		ce_diag_add(c->diag, c->path, 0, "cannot open: %s", strerror(e));
+		return -e;
 	}
 	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
 		fclose(f);
@@ -838,7 +835,7 @@ static int check_readable(struct dctx *c)
 
 int ce_deploy_load(const char *path, struct ce_deploy *out, struct ce_diag *diag)
 {
-	struct dctx c = { .path = path, .diag = diag };
+	struct dctx c = { .path = path, .diag = diag, .d = out };
 	unsigned errors;
 	config_t cfg;
 

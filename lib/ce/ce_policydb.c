@@ -712,6 +712,7 @@ static const struct ykw sa_kws[SA_NKW] = {
 	[SA_LIFETIME] = { "lifetime", sa_lifetime },
 	[SA_INSTALL] = { "install", sa_install },
 };
+_Static_assert(SA_NKW <= KW_MAX && KW_MAX <= 32, "struct seen too small");
 
 static void sub_name(char *buf, const char *item, unsigned k,
 		     const struct ykw *kws)
@@ -1436,8 +1437,10 @@ static int open_file(struct yctx *c, FILE **f)
 
 	*f = fopen(c->path, "rb");
 	if (*f == NULL) {
-		err(c, 0, NULL, "cannot open: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		err(c, 0, NULL, "cannot open: %s", strerror(e));
+		return -e;
 	}
 	if (fstat(fileno(*f), &st) == 0 && S_ISDIR(st.st_mode)) {
 		fclose(*f);

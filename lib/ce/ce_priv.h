@@ -124,6 +124,9 @@ struct ce {
 	unsigned n_sa;
 	struct ce_sa *sa;              /* one per configured SA */
 	struct rte_hash *by_spi;       /* inbound SPI -> first ce_sa */
+	unsigned n_installed;          /* SAs in the data path */
+	unsigned n_timed;
+	struct ce_sa **timed;          /* SAs with a hard time limit */
 	unsigned n_pending;
 	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
 	uint64_t unknown_log_tsc;

@@ -201,16 +201,17 @@ lifetimes(struct ce *ce, uint64_t now)
 {
 	unsigned i;
 
-	for (i = 0; i < ce->n_sa; i++) {
-		struct ce_sa *sa = &ce->sa[i];
+	for (i = 0; i < ce->n_timed; i++) {
+		struct ce_sa *sa = ce->timed[i];
 		uint64_t s = sa->cfg->hard.seconds;
 
-		if (s == 0 || sa->rt == NULL || sa->state == CE_SA_EXPIRED ||
+		if (sa->rt == NULL || sa->state == CE_SA_EXPIRED ||
 		    now - sa->install_tsc < s * ce->hz)
 			continue;
 		pthread_mutex_lock(&ce->lock);
 		dfe_sa_expire(sa->rt);
 		sa->state = CE_SA_EXPIRED;
+		ce->n_installed--;
 		pthread_mutex_unlock(&ce->lock);
 		CE_LOG(NOTICE, "SA 0x%x: hard lifetime of %" PRIu64
 		       " s reached", sa->cfg->spi, s);
@@ -245,8 +246,7 @@ progress(struct ce *ce, uint64_t now)
 	ce_stats_total(ce, &t);
 	for (i = 0; i < SG_DROP_MAX; i++)
 		drops += t.drop[i];
-	for (i = 0; i < ce->n_sa; i++)
-		inst += ce->sa[i].state == CE_SA_INSTALLED;
+	inst = ce->n_installed;
 	printf("[%4" PRIu64 " s] rx %" PRIu64 "  decrypted %" PRIu64
 	       "  tx %" PRIu64 "  SAs installed %u/%u  dropped %" PRIu64 "\n",
 	       (now - ce->start_tsc) / ce->hz, t.rx, t.decrypted, t.tx, inst,

@@ -51,7 +51,9 @@ ce_sadb_init(struct ce *ce)
 	ce->sa = rte_zmalloc("ce_sa", sizeof(*ce->sa) * (db->n_sas + 1), 0);
 	ce->pending = rte_zmalloc("ce_pending",
 				  sizeof(*ce->pending) * (db->n_sas + 1), 0);
-	if (ce->sa == NULL || ce->pending == NULL)
+	ce->timed = rte_zmalloc("ce_timed",
+				sizeof(*ce->timed) * (db->n_sas + 1), 0);
+	if (ce->sa == NULL || ce->pending == NULL || ce->timed == NULL)
 		return -ENOMEM;
 	hp.name = "ce_by_spi";
 	hp.entries = RTE_MAX(db->n_sas, 64u);
@@ -73,6 +75,8 @@ ce_sadb_init(struct ce *ce)
 			(sa->cfg->local.family ? sa->cfg->local.family : 4);
 		if (sa->cfg->dir != CE_DIR_IN)
 			continue;
+		if (sa->cfg->hard.seconds != 0)
+			ce->timed[ce->n_timed++] = sa;
 		if (rte_hash_lookup_data(ce->by_spi, &sa->cfg->spi, &head) >= 0) {
 			struct ce_sa *h = head;
 
@@ -126,6 +130,7 @@ ce_sadb_fini(struct ce *ce)
 	}
 	rte_hash_free(ce->by_spi);
 	rte_free(ce->pending);
+	rte_free(ce->timed);
 	rte_free(ce->sa);
 }
 
@@ -303,6 +308,7 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 		return rc;
 	}
 	sl->installed++;
+	ce->n_installed++;
 	sa->install_tsc = rte_rdtsc();
 	if (gated) {
 		sa->state = CE_SA_INSTALLING;

@@ -158,48 +158,60 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
+/* A reply that says what is wrong instead of DPDK's bare null. */
+static int
+tel_error(struct rte_tel_data *d, const char *msg)
+{
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "error", msg);
+	return 0;
+}
+
 static void
 spi_str(uint32_t spi, char *buf, size_t len)
 {
 	snprintf(buf, len, "0x%08x", spi);
 }
 
+/*
+ * DPDK 22.11 telemetry renders a dict inside a dict, but not an array of
+ * dicts inside a dict: the reply is a dict keyed by "<spi>/<dir>", beside
+ * "total" and, when more SAs follow, "next" (the index to ask for).
+ */
 static int
 tel_sa_list(const char *cmd __rte_unused, const char *params,
 	    struct rte_tel_data *d)
 {
 	struct ce *ce = tel_ce;
 	unsigned i, start = 0, n = 0;
-	char buf[16];
+	char buf[16], key[24];
+	char *end;
 
-	if (params != NULL && *params != '\0')
-		start = (unsigned)strtoul(params, NULL, 0);
+	if (params != NULL && *params != '\0') {
+		start = (unsigned)strtoul(params, &end, 0);
+		if (*end != '\0')
+			return tel_error(d, "parameter: the index of the first SA");
+	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "total", ce->n_sa);
-	rte_tel_data_add_dict_u64(d, "start", start);
-	struct rte_tel_data *arr = rte_tel_data_alloc();
-
-	if (arr == NULL)
-		return -ENOMEM;
-	rte_tel_data_start_array(arr, RTE_TEL_CONTAINER);
 	pthread_mutex_lock(&ce->lock);
 	for (i = start; i < ce->n_sa && n < SA_PAGE; i++, n++) {
 		const struct ce_sa *sa = &ce->sa[i];
 		struct rte_tel_data *c = rte_tel_data_alloc();
+		const char *dir = sa->cfg->dir == CE_DIR_IN ? "in" : "out";
 
 		if (c == NULL)
 			break;
 		rte_tel_data_start_dict(c);
 		spi_str(sa->cfg->spi, buf, sizeof(buf));
 		rte_tel_data_add_dict_string(c, "spi", buf);
-		rte_tel_data_add_dict_string(c, "dir",
-			sa->cfg->dir == CE_DIR_IN ? "in" : "out");
+		rte_tel_data_add_dict_string(c, "dir", dir);
 		rte_tel_data_add_dict_string(c, "state",
 			ce_sa_state_names[sa->state]);
-		rte_tel_data_add_array_container(arr, c, 0);
+		snprintf(key, sizeof(key), "%s/%s", buf, dir);
+		rte_tel_data_add_dict_container(d, key, c, 0);
 	}
 	pthread_mutex_unlock(&ce->lock);
-	rte_tel_data_add_dict_container(d, "sas", arr, 0);
 	if (i < ce->n_sa)
 		rte_tel_data_add_dict_u64(d, "next", i);
 	return 0;
@@ -244,20 +256,20 @@ tel_sa_info(const char *cmd __rte_unused, const char *params,
 	unsigned i;
 
 	if (params == NULL || *params == '\0')
-		return -EINVAL;
+		return tel_error(d, "usage: /spigate/sa/info,<spi>[,in|out]");
 	errno = 0;
 	spi = strtoul(params, &end, 0);
 	if (errno != 0 || end == params || spi > UINT32_MAX)
-		return -EINVAL;
+		return tel_error(d, "not an SPI (0x1001 or 4097)");
 	if (*end == ',') {
 		if (strcmp(end + 1, "in") == 0)
 			dir = CE_DIR_IN;
 		else if (strcmp(end + 1, "out") == 0)
 			dir = CE_DIR_OUT;
 		else
-			return -EINVAL;
+			return tel_error(d, "direction: in or out");
 	} else if (*end != '\0') {
-		return -EINVAL;
+		return tel_error(d, "usage: /spigate/sa/info,<spi>[,in|out]");
 	}
 	pthread_mutex_lock(&ce->lock);
 	sa = ce_sa_find(ce, (uint32_t)spi, dir < 0 ? CE_DIR_IN : dir);
@@ -265,7 +277,7 @@ tel_sa_info(const char *cmd __rte_unused, const char *params,
 		sa = ce_sa_find(ce, (uint32_t)spi, CE_DIR_OUT);
 	if (sa == NULL) {
 		pthread_mutex_unlock(&ce->lock);
-		return -ENOENT;
+		return tel_error(d, "no such SA");
 	}
 	memset(&s, 0, sizeof(s));
 	if (sa->rt != NULL)
