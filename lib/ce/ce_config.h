@@ -83,7 +83,7 @@ struct ce_deploy {
 	/* extensions (docs/configuration.md), with defaults [accepted range] */
 	uint32_t punt_rate;           /* punt = { rate = N; } packets/s per CFE; 10000 [1..] */
 	uint32_t punt_burst;          /* punt = { burst = N; }; 512 [1..] */
-	uint32_t hold_packets;        /* hold = { packets = N; } per SA; 256 [0..65536] */
+	uint32_t hold_packets;        /* hold = { packets = N; } per SA; 256 [1..65536] */
 	uint32_t hold_timeout_ms;     /* hold = { timeout_ms = N; }; 2000 [1..3600000] */
 	uint32_t ring_size;           /* rings = { size = N; } power of 2; 4096 [64..2^28] */
 	uint32_t mbufs;               /* mbufs = N; per socket; 16384 [1024..2^28] */

@@ -709,7 +709,8 @@ static int p_punt_burst(struct dctx *c, const config_setting_t *s,
 static int p_hold_packets(struct dctx *c, const config_setting_t *s,
 			  const char *name, void *obj)
 {
-	return get_u32(c, s, name, 0, 65536,
+	/* at least 1: the CE's hold queue is a ring of this size */
+	return get_u32(c, s, name, 1, 65536,
 		       &((struct ce_deploy *)obj)->hold_packets);
 }
 
