@@ -206,6 +206,7 @@ elements_init(struct ce *ce)
 			.stats = lc->st,
 			.max_sa = ce->db->n_sas + 1,
 			.stash_per_sa = dep->hold_packets,
+			.count_pkts = !(lc->roles & SG_ROLE_CFE),
 		};
 
 		snprintf(name, sizeof(name), "sg_dfe%u", i);

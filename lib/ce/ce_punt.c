@@ -126,7 +126,9 @@ drain_punts(struct ce *ce, uint64_t now, unsigned max)
 			punt_one(ce, m[i], now);
 		total += n;
 	} while (n != 0 && (max == 0 || total < max));
-	ce->st->pkts += total;
+	/* a CFE on this lcore counted them at RX already */
+	if (!(ce->lc[ce->ce_lcore]->roles & SG_ROLE_CFE))
+		ce->st->pkts += total;
 	return total;
 }
 

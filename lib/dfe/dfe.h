@@ -45,6 +45,9 @@ struct dfe_conf {
 	struct sg_lcore_stats *stats; /* the lcore's counters */
 	uint32_t max_sa;              /* SA slots */
 	uint32_t stash_per_sa;        /* packets held per gated SA */
+	bool count_pkts;              /* count dequeued packets in stats->pkts
+					 * (false when a CFE on the same lcore
+					 * counted them at RX already) */
 };
 
 struct dfe *dfe_create(const struct dfe_conf *c);

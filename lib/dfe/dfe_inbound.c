@@ -349,7 +349,8 @@ dfe_poll(struct dfe *d)
 		done = lksd_drain(d);
 	n = rte_ring_dequeue_burst(d->c.ring, (void **)in, SG_BURST, NULL);
 	if (n != 0) {
-		d->st->pkts += n;
+		if (d->c.count_pkts)
+			d->st->pkts += n;
 		dispatch(d, in, n);
 	}
 	return done + n;

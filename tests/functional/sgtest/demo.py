@@ -12,6 +12,7 @@ import random
 
 from . import expect, traffic
 from .config import Deployment
+from .sa import SA
 
 PEER_MAC = "02:00:00:00:10:01"       # the upstream router in front of wan0
 
@@ -38,12 +39,14 @@ def build(conf_path, seed=2024):
     wan = next(p for p in dep.ports if p.role == "unprotected")
     exp = expect.Expected()
     streams = []
+    flows = {}
     manifest = {"peers": [], "expected": {}}
     for n, (name, spi, srcs, dsts, protos, count) in enumerate(PEERS):
         sa = dep.sa(spi)
         flow = traffic.Flow(sa, flow_id=n + 1, inner_family=None, srcs=srcs, dsts=dsts,
                             policies=[], protos=protos, sizes=SIZES)
         flow.dst_mac, flow.src_mac = wan.mac, PEER_MAC
+        flows[spi] = flow
         frames = []
         for k in range(count):
             inner = flow.inner(dport=443 if spi == 0x1004 else None)
@@ -70,16 +73,17 @@ def build(conf_path, seed=2024):
         drops[reason] = drops.get(reason, 0) + 1
 
     a, c, d = dep.sa(0x1001), dep.sa(0x1003), dep.sa(0x1004)
-    # an on-path attacker flips a bit in one of branch-a's packets ...
-    fa = next(f for f in frames if _spi(f) == a.spi)
-    inject(len(frames) // 3, traffic.flip_icv(fa), "auth_failed")
+    # an on-path attacker flips a bit in a packet of branch-a (one with a
+    # fresh sequence number, so it is judged by its ICV, not as a replay) ...
+    fa = flows[a.spi]
+    inject(len(frames) // 3, traffic.flip_icv(fa.frame(fa.inner())), "auth_failed")
     # ... and replays five of branch-c's packets later on
     fc = [f for f in frames if _spi(f) == c.spi][:5]
     for k, f in enumerate(fc):
-        inject(len(frames) // 2 + 7 * k, f, "replay")
+        inject(max(len(frames) // 2, frames.index(f) + 1) + 7 * k, f, "replay")
     # a stale peer still using an SA that no longer exists
-    ghost = traffic.Flow(type(a)(0x9999, "aes-128-gcm", local=a.local, remote="172.16.9.9",
-                                 rng=rng), 99, None, ["192.168.9.1"], ["192.168.105.10"], [])
+    ghost = traffic.Flow(SA(0x9999, "aes-128-gcm", local=a.local, remote="172.16.9.9",
+                            rng=rng), 99, None, ["192.168.9.1"], ["192.168.105.10"], [])
     ghost.dst_mac, ghost.src_mac = wan.mac, PEER_MAC
     inject(len(frames) // 4, ghost.frame(ghost.inner()), "unknown_spi")
     # the road warrior's NAT keepalives and an IKE message (no IKE daemon yet)

@@ -65,6 +65,8 @@ class Replay:
 class Fake:
     def __init__(self, conf):
         self.dep = Deployment.load(conf)
+        if self.dep.crypto not in ("cpu", "lookaside"):
+            raise ValueError("crypto mode '%s' is not cpu or lookaside" % self.dep.crypto)
         self.stats = {"rx": 0, "tx": 0, "decrypted": 0, "encrypted": 0,
                       "bypassed": 0, "punted": 0, "held": 0, "reinjected": 0,
                       "drop": {}}
@@ -208,6 +210,22 @@ def _ip(b):
     return str(ipaddress.ip_address(bytes(b)))
 
 
+def _where(conf, msg):
+    """PATH:LINE of the first quoted token of msg in the conf or policy."""
+    import re
+    m = re.search(r"'([^']+)'", msg)
+    paths = [conf, os.path.join(os.path.dirname(os.path.abspath(conf)), "policy.yaml")]
+    if m:
+        for path in paths:
+            try:
+                for n, line in enumerate(open(path), 1):
+                    if m.group(1) in line:
+                        return "%s:%d" % (path, n)
+            except OSError:
+                pass
+    return "%s:1" % conf
+
+
 def main(argv):
     conf = stats = None
     check = False
@@ -233,7 +251,7 @@ def main(argv):
     try:
         g = Fake(conf)
     except Exception as e:  # noqa: BLE001
-        print("%s:1: %s" % (conf, e), file=sys.stderr)
+        print("%s: %s" % (_where(conf, str(e)), e), file=sys.stderr)
         return 2
     if check:
         return 0
