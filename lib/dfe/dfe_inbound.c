@@ -165,16 +165,53 @@ lksd_drain(struct dfe *d)
 	return n;
 }
 
+/* The crypto and what follows, for packets of one SA that passed the
+ * pre-checks. */
+static void
+crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
+{
+	uint16_t n;
+
+	if (d->c.crypto == DFE_CRYPTO_LOOKASIDE) {
+		lksd_submit(d, sa, mb, k);
+		return;
+	}
+	n = rte_ipsec_pkt_cpu_prepare(&sa->ss, mb, k);
+	dfe_drop(d, sa, SG_DROP_MALFORMED, &mb[n], k - n);
+	if (n != 0)
+		finish(d, sa, mb, n);
+}
+
+/* true if sqn is already among the first k packets of this batch */
+static inline bool
+in_batch(struct rte_mbuf *mb[], uint16_t k, uint64_t sqn)
+{
+	uint16_t i;
+
+	for (i = 0; i < k; i++)
+		if (sg_meta(mb[i])->sqn == sqn)
+			return true;
+	return false;
+}
+
 /*
  * ESP processing of packets of one SA: outer-header bookkeeping, sequence
  * numbers and the cheap replay reject, then the crypto.
+ *
+ * The window moves during a burst: sequence numbers are reconstructed
+ * against the highest one seen so far in it, and duplicates inside the
+ * burst are caught here, before the crypto. lib/ipsec, however, derives the
+ * ESN high half it authenticates from its window as it was before the
+ * batch; where the two would differ (a burst crossing a 2^32 boundary) the
+ * batch is cut and the first part completed first, so that lib/ipsec sees
+ * the moved window.
  */
 static void
 inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 {
 	struct rte_mbuf *rej[SG_BURST], *mal[SG_BURST], *exp[SG_BURST];
-	uint16_t i, k = 0, nr = 0, nm = 0, ne = 0;
-	uint64_t left = UINT64_MAX;
+	uint16_t i, k = 0, nr = 0, nm = 0, ne = 0, done = 0;
+	uint64_t left = UINT64_MAX, base, run;
 
 	if (unlikely(sa->expired ||
 		     (sa->hard_bytes != 0 && sa->bytes >= sa->hard_bytes))) {
@@ -184,13 +221,16 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 	if (sa->hard_packets != 0)
 		left = sa->hard_packets > sa->packets ?
 			sa->hard_packets - sa->packets : 0;
+	base = run = sa->replay->top;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		struct sg_meta *meta = sg_meta(m);
 		const struct rte_esp_hdr *esp;
+		uint32_t seq;
+		uint64_t sqn;
 
-		if (unlikely(k >= left)) {
+		if (unlikely(done + k >= left)) {
 			exp[ne++] = m;
 			continue;
 		}
@@ -205,28 +245,38 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 		}
 		esp = rte_pktmbuf_mtod_offset(m, const struct rte_esp_hdr *,
 					      m->l2_len + m->l3_len);
-		meta->sqn = dfe_replay_esn(sa->replay,
-					   rte_be_to_cpu_32(esp->seq), sa->esn);
-		if (dfe_replay_check(sa->replay, meta->sqn) != 0) {
+		seq = rte_be_to_cpu_32(esp->seq);
+		sqn = seq;
+		if (sa->esn) {
+			sqn = dfe_replay_esn_at(run, sa->replay->win, seq);
+			if (unlikely((sqn >> 32) != (dfe_replay_esn_at(base,
+					sa->replay->win, seq) >> 32)) && k != 0) {
+				crypto(d, sa, mb, k);
+				while (d->inflight != 0)
+					lksd_drain(d);
+				done += k;
+				k = 0;
+				base = sa->replay->top;
+				if (run < base)
+					run = base;
+				sqn = dfe_replay_esn_at(run, sa->replay->win, seq);
+			}
+		}
+		meta->sqn = sqn;
+		if (dfe_replay_check(sa->replay, sqn) != 0 ||
+		    (sqn <= run && sa->replay->win != 0 && in_batch(mb, k, sqn))) {
 			rej[nr++] = m;
 			continue;
 		}
+		if (sqn > run)
+			run = sqn;
 		mb[k++] = m;
 	}
 	dfe_drop(d, sa, SG_DROP_REPLAY, rej, nr);
 	dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
 	dfe_drop(d, sa, SG_DROP_LIFETIME_EXPIRED, exp, ne);
-	if (k == 0)
-		return;
-
-	if (d->c.crypto == DFE_CRYPTO_LOOKASIDE) {
-		lksd_submit(d, sa, mb, k);
-		return;
-	}
-	n = rte_ipsec_pkt_cpu_prepare(&sa->ss, mb, k);
-	dfe_drop(d, sa, SG_DROP_MALFORMED, &mb[n], k - n);
-	if (n != 0)
-		finish(d, sa, mb, n);
+	if (k != 0)
+		crypto(d, sa, mb, k);
 }
 
 static void

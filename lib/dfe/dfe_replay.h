@@ -54,19 +54,17 @@ dfe_replay_init(struct dfe_replay *r, uint32_t win)
 
 /*
  * The full 64-bit sequence number of a packet carrying the low 32 bits 'seq'
- * (RFC 4303 A.2.2). Without ESN the number is the 32-bit one.
+ * when the highest number seen is 'top' (RFC 4303 A.2.2).
  */
 static inline uint64_t
-dfe_replay_esn(const struct dfe_replay *r, uint32_t seq, bool esn)
+dfe_replay_esn_at(uint64_t top, uint32_t win, uint32_t seq)
 {
 	uint32_t tl, th, bl;
 
-	if (!esn)
-		return seq;
-	tl = (uint32_t)r->top;
-	th = (uint32_t)(r->top >> 32);
-	bl = tl - r->win + 1;
-	if (tl >= r->win - 1) {
+	tl = (uint32_t)top;
+	th = (uint32_t)(top >> 32);
+	bl = tl - win + 1;
+	if (tl >= win - 1) {
 		/* window within one subspace: below it means the next one */
 		if (seq < bl)
 			th++;
@@ -75,6 +73,13 @@ dfe_replay_esn(const struct dfe_replay *r, uint32_t seq, bool esn)
 		th--;
 	}
 	return (uint64_t)th << 32 | seq;
+}
+
+/* The same against the window's state. Without ESN: the 32-bit number. */
+static inline uint64_t
+dfe_replay_esn(const struct dfe_replay *r, uint32_t seq, bool esn)
+{
+	return esn ? dfe_replay_esn_at(r->top, r->win, seq) : seq;
 }
 
 /* 0 if sqn may be new, -1 if it is a replay (seen, zero, or too old). */

@@ -9,8 +9,10 @@ Run:  /usr/bin/python3 -m pytest -q tests/functional
       /usr/bin/python3 -m pytest -q tests/functional -m "not slow"
 Env:  SPIGATE_BIN   path of the binary
       SGTEST_SEED   seed of keys/IVs/traffic (printed in the header)
-      SGTEST_KEEP   keep the run directories (gateway.conf, policy.yaml,
-                    in.pcap, out.pcap, stats.json, spigate.stderr)
+Every run leaves its directory (gateway.conf, policy.yaml, in.pcap,
+out.pcap, stats.json, spigate.stdout/stderr) under pytest's basetemp,
+/tmp/pytest-of-$USER/pytest-N/ (the last 3 sessions are kept); failure
+messages name it.
 """
 
 import os

@@ -226,7 +226,7 @@ def _(sc):
 def _(sc):
     """Inner destination allowed by the policy but with no route."""
     f = sc.flow(0, GCM, "4in4")
-    f.policies[0].dst = "any"
+    f.policies[0].dst = "0.0.0.0/0"
     sc.send(f.frame(f.inner(dst="198.18.0.1")))
     return {"no_route": 1}
 
@@ -277,7 +277,7 @@ def _(sc):
 
 @case("clear-discard")
 def _(sc):
-    sc.dep.policies.append(Policy("in", "198.51.100.0/24", "any", action="discard",
+    sc.dep.policies.append(Policy("in", "198.51.100.0/24", "0.0.0.0/0", action="discard",
                                   priority=50))
     p = inner_packet("198.51.100.7", topo.H4, "udp", 40, flow_id=900)
     sc.send(ether(p, topo.WAN_MAC, topo.PEER_MAC))

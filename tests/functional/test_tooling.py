@@ -26,15 +26,14 @@ import struct
 
 import pytest
 import yaml
-from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import IPv6
+from scapy.layers.inet import UDP
 from scapy.layers.ipsec import IPSecIntegrityError
 from scapy.layers.l2 import Ether
 from scapy.packet import raw
 from scapy.utils import checksum
 
 from sgtest import config, expect, gateway, libconf, refesp, topo, traffic
-from sgtest.sa import MATRIX_ALGOS, SA, Algo
+from sgtest.sa import MATRIX_ALGOS, SA
 
 pytestmark = pytest.mark.tooling
 
@@ -482,3 +481,26 @@ def test_pcap_round_trip(tmp_path):
 
 def test_interleave():
     assert traffic.interleave([[1, 2, 3], [4], [5, 6]]) == [1, 4, 5, 2, 6, 3]
+
+
+# -- the fake gateway's ESP opener judges like the suite expects -----------------
+
+def test_refesp_verdicts(rng):
+    f = topo.make_flow(1, "aes-128-cbc+hmac-sha256-128", "4in4", rng=rng)
+    g = topo.make_flow(2, "aes-128-gcm", "4in4", rng=rng)
+
+    def esp_of(frame):
+        return parse_frame(frame)[1]
+    _, good = f.packets(1)[0]
+    refesp.open_esp(f.sa, esp_of(good))
+    with pytest.raises(refesp.AuthError):
+        refesp.open_esp(f.sa, esp_of(traffic.flip_icv(good)))
+    with pytest.raises(refesp.AuthError):
+        refesp.open_esp(g.sa, esp_of(traffic.flip_icv(g.packets(1)[0][1])))
+    with pytest.raises(refesp.Malformed):
+        refesp.open_esp(f.sa, esp_of(traffic.truncate_esp(good)))
+    with pytest.raises(refesp.Malformed):
+        refesp.open_esp(f.sa, esp_of(f.cbc_not_block_multiple_frame()))
+    for sa_flow in (f, g):
+        with pytest.raises(refesp.Malformed):
+            refesp.open_esp(sa_flow.sa, esp_of(sa_flow.bad_padding_frame(sa_flow.inner())))

@@ -44,7 +44,11 @@ class Port:
 
 
 class Policy:
-    def __init__(self, direction="in", src="any", dst="any", proto="any",
+    """One `policies:` item. src/dst are prefixes (CONTRACT.md shows no
+    "any" for addresses: use 0.0.0.0/0 or ::/0); proto/sport/dport take
+    "any"."""
+
+    def __init__(self, direction, src, dst, proto="any",
                  sport="any", dport="any", action="protect", sa=None,
                  priority=100):
         self.direction = direction

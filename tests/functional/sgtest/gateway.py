@@ -226,7 +226,13 @@ def execute(cmd, cwd, stats_path, out_pcap, prefix=None, timeout=DEFAULT_TIMEOUT
         except ValueError as e:
             stderr += "\n[sgtest] stats file is not JSON: %s" % e
     missing = not os.path.exists(out_pcap)
-    frames = [] if missing else read_pcap(out_pcap)
+    frames = []
+    if not missing:
+        try:
+            frames = read_pcap(out_pcap)
+        except Exception as e:      # noqa: BLE001 - truncated by a crash, etc.
+            stderr += "\n[sgtest] cannot read %s: %s" % (out_pcap, e)
+            missing = True
     if prefix:
         shutil.rmtree(_runtime_dir(prefix), ignore_errors=True)
     res = Result(cwd, cmd, rc, stdout, stderr, stats, frames, missing, elapsed)

@@ -22,7 +22,6 @@ scapy 2.5 notes (scapy/layers/ipsec.py), handled here:
     place this module does not defer to scapy).
 """
 
-import hashlib
 import hmac
 import ipaddress
 import random
@@ -32,7 +31,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import (AUTH_ALGOS, ESP, SecurityAssociation,
                                 _ESPPlain, split_for_transport)
-from scapy.packet import Raw, raw
+from scapy.packet import raw
 import socket
 
 MASK32 = 0xFFFFFFFF
