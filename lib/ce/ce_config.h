@@ -26,6 +26,7 @@
 #define CE_MAX_CRYPTODEV 8
 #define CE_KEY_MAX       64   /* bytes of key material */
 #define CE_REPLAY_MAX    4096 /* largest replay_window accepted */
+#define CE_MAX_SA_SELECTORS 16 /* inbound protect policies naming one SA */
 
 /* ---- diagnostics ---- */
 struct ce_diag {

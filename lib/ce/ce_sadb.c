@@ -11,6 +11,9 @@
 #include "ce_priv.h"
 #include "sg_cls.h"
 
+_Static_assert(CE_MAX_SA_SELECTORS == DFE_MAX_SEL,
+	       "the loader's limit is the DFE's");
+
 const char *const ce_sa_state_names[] = {
 	[CE_SA_CONFIGURED] = "configured",
 	[CE_SA_INSTALLING] = "installing",

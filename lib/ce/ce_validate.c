@@ -13,7 +13,10 @@
  * policy database (reported against db->path, at the item's line):
  *   - every route and neighbour names a port of the deployment;
  *   - a route with a next hop (via) has a neighbour entry for that address
- *     on the route's port (spigate does not resolve addresses itself).
+ *     on the route's port (spigate does not resolve addresses itself);
+ *   - the inbound protect policies naming one SA are at most
+ *     CE_MAX_SA_SELECTORS (they become its selectors) and, for a tunnel SA,
+ *     all of one IP family: lib/ipsec accepts one inner family per SA.
  *
  * Not checked: whether a tunnel SA's local address is one of the
  * unprotected ports' addresses (there is no warning channel, and an
@@ -141,6 +144,48 @@ static int check_db(const struct ce_deploy *dep, const struct ce_policydb *db,
 	return rc;
 }
 
+/* The inbound protect policies that name an SA become its selectors. */
+static int check_selectors(const struct ce_policydb *db, struct ce_diag *diag)
+{
+	unsigned i, j;
+	int rc = 0;
+
+	for (i = 0; i < db->n_sas; i++) {
+		const struct ce_sa_cfg *s = &db->sas[i];
+		const struct ce_policy_cfg *first = NULL;
+		unsigned n = 0;
+
+		if (s->dir != CE_DIR_IN)
+			continue;
+		for (j = 0; j < db->n_policies; j++) {
+			const struct ce_policy_cfg *p = &db->policies[j];
+
+			if (p->dir != CE_DIR_IN || p->action != CE_ACT_PROTECT ||
+			    !p->has_sa || p->sa_spi != s->spi)
+				continue;
+			if (++n == CE_MAX_SA_SELECTORS + 1) {
+				ce_diag_add(diag, db->path, p->line,
+					    "policies[%u]: SA 0x%x is named by more "
+					    "than %u inbound protect policies", j,
+					    s->spi, CE_MAX_SA_SELECTORS);
+				rc = -EINVAL;
+			}
+			if (first == NULL) {
+				first = p;
+			} else if (s->mode == CE_MODE_TUNNEL &&
+				   p->src.addr.family != first->src.addr.family) {
+				ce_diag_add(diag, db->path, p->line,
+					    "policies[%u]: SA 0x%x carries IPv%u "
+					    "traffic (policy at line %d); a tunnel SA "
+					    "carries one inner IP family", j, s->spi,
+					    first->src.addr.family, first->line);
+				rc = -EINVAL;
+			}
+		}
+	}
+	return rc;
+}
+
 int ce_config_validate(const struct ce_deploy *dep, const struct ce_policydb *db,
 		       struct ce_diag *diag)
 {
@@ -150,6 +195,8 @@ int ce_config_validate(const struct ce_deploy *dep, const struct ce_policydb *db
 		return -EINVAL;
 	rc = check_deploy(dep, diag);
 	if (db != NULL && check_db(dep, db, diag) < 0)
+		rc = -EINVAL;
+	if (db != NULL && check_selectors(db, diag) < 0)
 		rc = -EINVAL;
 	return rc;
 }

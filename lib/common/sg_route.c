@@ -14,6 +14,14 @@
 
 #define NH_NONE 0	/* fib default: no route */
 
+/* A neighbour is an address on a link: the same address (an IPv6
+ * link-local one, typically) may live on several ports. */
+struct nb_key {
+	struct sg_addr ip;
+	uint8_t pad;
+	uint16_t port;
+};
+
 struct sg_route {
 	struct rte_fib *fib4;
 	struct rte_fib6 *fib6;
@@ -73,7 +81,7 @@ sg_route_create(const struct sg_route_conf *c)
 	snprintf(name, sizeof(name), "%s_nb", c->name);
 	hp.name = name;
 	hp.entries = RTE_MAX(c->max_neigh, 8u);
-	hp.key_len = sizeof(struct sg_addr);
+	hp.key_len = sizeof(struct nb_key);
 	hp.hash_func = rte_jhash;
 	hp.socket_id = c->socket;
 	r->neigh = rte_hash_create(&hp);
@@ -123,11 +131,14 @@ int
 sg_route_neigh_add(struct sg_route *r, const struct sg_addr *ip,
 		   uint16_t port, const struct rte_ether_addr *mac)
 {
-	struct sg_addr key = *ip;
+	struct nb_key key;
 	int32_t idx;
 
 	if (port >= SG_MAX_PORTS)
 		return -EINVAL;
+	memset(&key, 0, sizeof(key));
+	key.ip = *ip;
+	key.port = port;
 	idx = rte_hash_lookup(r->neigh, &key);
 	if (idx < 0) {
 		if (r->n_nbr == r->max_nbr)
@@ -147,11 +158,15 @@ sg_route_neigh_add(struct sg_route *r, const struct sg_addr *ip,
 }
 
 static const struct sg_nh *
-neigh_find(const struct sg_route *r, const struct sg_addr *ip)
+neigh_find(const struct sg_route *r, const struct sg_addr *ip, uint16_t port)
 {
+	struct nb_key key;
 	void *d;
 
-	if (rte_hash_lookup_data(r->neigh, ip, &d) < 0)
+	memset(&key, 0, sizeof(key));
+	key.ip = *ip;
+	key.port = port;
+	if (rte_hash_lookup_data(r->neigh, &key, &d) < 0)
 		return NULL;
 	return &r->nbr[(uintptr_t)d];
 }
@@ -169,9 +184,9 @@ sg_route_add(struct sg_route *r, const struct sg_prefix *dst, uint16_t port,
 	id = r->n_nh;
 	nh = &r->nh[id];
 	if (via != NULL) {
-		const struct sg_nh *nb = neigh_find(r, via);
+		const struct sg_nh *nb = neigh_find(r, via, port);
 
-		if (nb == NULL || nb->port != port)
+		if (nb == NULL)
 			return -ENOENT;
 		*nh = *nb;
 	} else {
@@ -204,7 +219,7 @@ resolve(const struct sg_route *r, uint64_t id, const struct sg_addr *dst,
 		return NULL;
 	nh = &r->nh[id];
 	if (unlikely(nh->onlink)) {
-		nh = neigh_find(r, dst);
+		nh = neigh_find(r, dst, nh->port);
 		if (nh == NULL)
 			return NULL;
 	}

@@ -1257,6 +1257,33 @@ static const struct tcase cases[] = {
 		 "neighbors:\n"
 		 "  - { ip: 192.168.105.2, mac: \"02:00:00:00:01:02\", port: lan0 }\n"
 		 "  - { ip: 192.168.105.9, mac: \"02:00:00:00:01:09\", port: lan7 }  #! neighbors[1].port: no port named \"lan7\"\n" },
+	{ "validate: one inner family per tunnel SA, at most 16 selectors",
+	  .pol = SA_OK
+		 "policies:\n"
+		 "  - { dir: in, src: 192.168.1.0/24, dst: 192.168.105.0/24, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: \"2001:db8:1::/48\", dst: \"2001:db8:105::/48\", action: protect, sa: 0x1001 }  #! policies[1]: SA 0x1001 carries IPv4 traffic (policy at line 10); a tunnel SA carries one inner IP family\n"
+		 "  - { dir: in, src: 10.0.1.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.2.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.3.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.4.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.5.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.6.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.7.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.8.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.9.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.10.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.11.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.12.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.13.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.14.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
+		 "  - { dir: in, src: 10.0.15.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }  #! policies[16]: SA 0x1001 is named by more than 16 inbound protect policies\n" },
+	{ "validate: the same neighbour address on two ports",
+	  .pol = "routes:\n"
+		 "  - { dst: \"2001:db8:1::/48\", port: lan0, via: \"fe80::1\" }\n"
+		 "  - { dst: \"2001:db8:2::/48\", port: wan0, via: \"fe80::1\" }\n"
+		 "neighbors:\n"
+		 "  - { ip: \"fe80::1\", mac: \"02:00:00:00:01:02\", port: lan0 }\n"
+		 "  - { ip: \"fe80::1\", mac: \"02:00:00:00:01:03\", port: wan0 }\n" },
 
 	/* ---- policy database: syntax and structure ---- */
 	{ "yaml: syntax error (indentation)",
