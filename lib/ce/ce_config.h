@@ -87,7 +87,7 @@ struct ce_deploy {
 	uint32_t hold_packets;        /* hold = { packets = N; } per SA; 256 [1..65536] */
 	uint32_t hold_timeout_ms;     /* hold = { timeout_ms = N; }; 2000 [1..3600000] */
 	uint32_t ring_size;           /* rings = { size = N; } power of 2; 4096 [64..2^28] */
-	uint32_t mbufs;               /* mbufs = N; per socket; 16384 [1024..2^28] */
+	uint32_t mbufs;               /* mbufs = N; one pool, main lcore socket; 16384 [1024..2^28] */
 	/* where ce_config_validate() reports deployment problems: the source
 	 * line of `ports`, `lcores` and `crypto` (0 when absent) */
 	int ports_line, lcores_line, crypto_line;
