@@ -36,9 +36,9 @@ echo "== generating the demo traffic"
 	--manifest "$OUT/expected.json"
 
 echo "== running spigate (stops 1 s after the last packet)"
-echo "   $BIN -f $DEMO/gateway.conf --exit-idle 1000 --stats-out $OUT/stats.json"
+echo "   $BIN -f $DEMO/gateway.conf --exit-idle 1000 --stats-out $OUT/stats.json --progress"
 rc=0
-"$BIN" -f "$DEMO/gateway.conf" --exit-idle 1000 --stats-out "$OUT/stats.json" || rc=$?
+"$BIN" -f "$DEMO/gateway.conf" --exit-idle 1000 --stats-out "$OUT/stats.json" --progress || rc=$?
 if [ "$rc" -ne 0 ]; then
 	echo "run-demo: spigate exited with status $rc" >&2
 	exit "$rc"
