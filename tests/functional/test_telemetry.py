@@ -1,0 +1,112 @@
+"""Telemetry through the stock client (dpdk-telemetry.py), and SIGTERM:
+a running gateway answers every /spigate command of CONTRACT.md with the
+counters of what it did, then stops cleanly on SIGTERM (exit 0, final
+counters printed, every valid packet out)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from sgtest import gateway, traffic
+from sgtest.scenario import Scenario
+
+GCM = "aes-128-gcm"
+CBC = "aes-128-cbc+hmac-sha256-128"
+CONTRACT_DROPS = ["unknown_spi", "auth_failed", "replay", "malformed",
+                  "policy_mismatch", "no_policy", "discard", "no_route",
+                  "ttl_exceeded", "punt_policed", "ring_full", "hold_overflow",
+                  "hold_timeout", "lifetime_expired", "loop", "mtu_exceeded"]
+
+
+def query(prefix, cmd):
+    p = subprocess.run(["/usr/bin/python3", "/usr/bin/dpdk-telemetry.py", "-f", prefix],
+                       input=cmd + "\n", capture_output=True, text=True, timeout=20)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    assert lines, "no reply to %s: %s %s" % (cmd, p.stdout, p.stderr)
+    return json.loads(lines[-1])[cmd.split(",")[0]]
+
+
+@pytest.fixture
+def running(spigate_bin, workdir, seed_rng):
+    sc = Scenario(rng=seed_rng)
+    sc.dep.telemetry = True
+    used = sc.flow(0, CBC, "4in4")
+    sc.flow(1, GCM, "6in6", install="eager")          # never sees traffic
+    sc.send_valid(used, 20)
+    _, frame = used.packets(1)[0]
+    sc.send(traffic.flip_icv(frame))
+    conf, out_pcap, prefix = gateway.prepare(sc.dep, workdir, sc.frames)
+    so = open(os.path.join(workdir, "spigate.stdout"), "w+")
+    se = open(os.path.join(workdir, "spigate.stderr"), "w+")
+    proc = subprocess.Popen([spigate_bin, "-f", conf], cwd=workdir, stdout=so,
+                            stderr=se, stdin=subprocess.DEVNULL)
+    sock = os.path.join("/var/run/dpdk", prefix, "dpdk_telemetry.v2")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "spigate exited early"
+            if os.path.exists(sock):
+                try:
+                    if query(prefix, "/spigate/stats")["rx"] == len(sc.frames):
+                        break
+                except (AssertionError, subprocess.TimeoutExpired, ValueError):
+                    pass
+            time.sleep(0.3)
+        else:
+            pytest.fail("telemetry never showed all %d packets" % len(sc.frames))
+        yield sc, used, proc, prefix, out_pcap, so
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        so.close()
+        se.close()
+        subprocess.run(["rm", "-rf", os.path.join("/var/run/dpdk", prefix)])
+
+
+def test_telemetry_and_sigterm(running):
+    sc, used, proc, prefix, out_pcap, so = running
+    n = len(sc.frames)
+
+    info = query(prefix, "/spigate/info")
+    assert info["version"]
+    assert info["uptime_s"] >= 0
+    assert info["lcores"] == {"0": "ce", "1": "cfe+dfe"}
+
+    st = query(prefix, "/spigate/stats")
+    for k in ("rx", "tx", "decrypted", "encrypted", "bypassed", "punted",
+              "held", "reinjected"):
+        assert k in st, k
+    assert st["rx"] == n and st["decrypted"] == n - 1 and st["tx"] == n - 1
+    assert set(CONTRACT_DROPS) <= set(st["drop"])
+    assert {k: v for k, v in st["drop"].items() if v} == {"auth_failed": 1}
+
+    lc = query(prefix, "/spigate/lcores")
+    assert lc["1"]["role"] == "cfe+dfe" and lc["1"]["packets"] == n
+    assert lc["1"]["cycles_per_packet"] > 0
+
+    sl = query(prefix, "/spigate/sa/list")
+    assert sl["total"] == 2
+    states = {k: v["state"] for k, v in sl.items() if isinstance(v, dict)}
+    assert states == {"0x%08x/in" % s.spi: "installed" for s in sc.dep.sas}
+
+    si = query(prefix, "/spigate/sa/info,%#x" % used.spi)
+    assert si["state"] == "installed" and si["dir"] == "in"
+    assert si["packets"] == n - 1 and si["last_seq"] == n - 1
+    assert si["drop"] == {"auth_failed": 1}
+    assert si["dfe"] == 0 and si["dfe_lcore"] == 1
+    assert "error" in query(prefix, "/spigate/sa/info,0xdead0001")
+    assert "error" in query(prefix, "/spigate/sa/info,zz")
+    assert "error" in query(prefix, "/spigate/sa/info")
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    so.seek(0)
+    out = so.read()
+    assert "spigate: rx %d tx %d decrypted %d" % (n, n - 1, n - 1) in out, out
+    got = gateway.read_pcap(out_pcap)
+    sc.expected.check(got)
