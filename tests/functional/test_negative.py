@@ -264,6 +264,61 @@ def _(sc):
     return {"ike": 1}
 
 
+# -- the punt path and the hold queue ------------------------------------------------
+
+@case("punt-flood-policed")
+def _(sc):
+    """punt = { rate = 10; burst = 5; }: 200 packets of unknown SPIs in a row
+    get 5 punts (counted unknown_spi by the CE) and 195 punt_policed, while
+    an installed SA's traffic interleaved with the flood all comes out."""
+    sc.dep.extra["punt"] = {"rate": 10, "burst": 5}
+    good = sc.flow(0, GCM, "4in4", install="eager")
+    for i in range(200):
+        stranger = topo.make_flow(1, GCM, "4in4", rng=sc.rng, spi=0xDEAD0000 + i)
+        _, frame = stranger.packets(1)[0]
+        sc.send(frame)
+        if i % 10 == 0:
+            sc.send_valid(good, 1)
+    return {"unknown_spi": 5, "punt_policed": 195}, {"tx": 20, "decrypted": 20}
+
+
+@case("hold-overflow")
+def _(sc):
+    """hold = { packets = 4; }: 20 packets of a lazy SA in one RX burst, all
+    punted before the SA exists: the first 4 are held and come out, in
+    order; 16 are dropped as hold_overflow."""
+    sc.dep.extra["hold"] = {"packets": 4}
+    f = sc.flow(0, GCM, "4in4")
+    for k, (inner, frame) in enumerate(f.packets(20)):
+        sc.send(frame)
+        if k < 4:
+            sc.expect(f.spi, inner)
+    return {"hold_overflow": 16}, {"tx": 4, "decrypted": 4, "held": 4,
+                                   "reinjected": 4}
+
+
+@case("outer-fragment")
+def _(sc):
+    """An outer IPv4 fragment of ESP: no reassembly, counted."""
+    from scapy.all import Ether, IP
+    f = sc.flow(0, GCM, "4in4")
+    _, frame = f.packets(1)[0]
+    pkt = Ether(frame)
+    pkt[IP].flags = "MF"
+    del pkt[IP].chksum
+    sc.send(bytes(pkt))
+    return {"fragment": 1}
+
+
+@case("arp-non-ip")
+def _(sc):
+    from scapy.all import ARP, Ether
+    sc.flow(0, GCM, "4in4")
+    sc.send(bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=topo.PEER_MAC) /
+                  ARP(psrc="172.16.2.1", pdst=topo.WAN4)))
+    return {"non_ip": 1}
+
+
 # -- clear traffic -------------------------------------------------------------------------
 
 @case("clear-no-policy")
