@@ -93,10 +93,24 @@ spd_init(struct ce *ce)
 		free(r[1]);
 		return -ENOMEM;
 	}
+	ce->out_policy = rte_zmalloc("ce_out_policy",
+				     sizeof(uint32_t) * (db->n_policies + 1), 0);
+	ce->phold = rte_zmalloc("ce_phold",
+				sizeof(*ce->phold) * (db->n_policies + 1), 0);
+	if (ce->out_policy == NULL || ce->phold == NULL) {
+		free(r[0]);
+		free(r[1]);
+		return -ENOMEM;
+	}
 	for (i = 0; i < db->n_policies; i++) {
 		const struct ce_policy_cfg *p = &db->policies[i];
 		int d = p->dir == CE_DIR_OUT;
-		struct cfe_spd_rule *x = &r[d][n[d]++];
+		struct cfe_spd_rule *x;
+
+		if (d)
+			ce->out_policy[n[d]] = i;
+		x = &r[d][n[d]];
+		x->id = n[d]++;		/* its position: the punt names it */
 
 		x->src = p->src;
 		x->dst = p->dst;
@@ -111,7 +125,9 @@ spd_init(struct ce *ce)
 			CFE_SPD_DISCARD;
 		x->spi = p->sa_spi;
 	}
-	ce->spd = cfe_spd_create(r[0], n[0], r[1], n[1], rte_socket_id());
+	ce->n_out_rules = n[1];
+	ce->spd = cfe_spd_create("sg_spd", r[0], n[0], r[1], n[1],
+				 rte_socket_id());
 	free(r[0]);
 	free(r[1]);
 	return ce->spd == NULL ? -ENOMEM : 0;
@@ -201,6 +217,7 @@ elements_init(struct ce *ce)
 			.cdev_id = ce->cdev[i % ce->n_cdev],
 			.cdev_qp = (uint16_t)(i / ce->n_cdev),
 			.cop_pool = ce->cop_pool,
+			.pool = ce->pool,
 			.route = ce->route,
 			.txq = lc->txq,
 			.stats = lc->st,
@@ -266,15 +283,18 @@ eager_install(struct ce *ce)
 	for (i = 0; i < ce->n_sa; i++) {
 		struct ce_sa *sa = &ce->sa[i];
 
-		if (sa->cfg->dir != CE_DIR_IN ||
-		    sa->cfg->install != CE_INSTALL_EAGER)
+		if (sa->cfg->install != CE_INSTALL_EAGER)
 			continue;
+		/* a refused SA stays 'failed' (its packets are counted
+		 * against it); the gateway serves the others */
 		rc = ce_sa_install(ce, sa, false);
 		if (rc != 0) {
 			CE_LOG(ERR, "%s:%d: SA 0x%x: eager install failed: %s",
 			       ce->db->path, sa->cfg->line, sa->cfg->spi,
 			       strerror(-rc));
-			return rc;
+			if (rc == -ENOSPC)
+				return rc;
+			continue;
 		}
 		n++;
 	}
@@ -301,6 +321,7 @@ ce_create(const struct ce_deploy *dep, const struct ce_policydb *db,
 	ce->start_tsc = rte_rdtsc();
 	ce->ce_lcore = dep->ce_lcore;
 	pthread_mutex_init(&ce->lock, NULL);
+	rte_spinlock_init(&ce->ev_lock);
 	if (dep->ce_lcore != rte_get_main_lcore()) {
 		CE_LOG(ERR, "lcores.ce = %u: the CE runs on the main lcore, "
 		       "which is %u (the first of -l)", dep->ce_lcore,
@@ -375,6 +396,20 @@ ce_destroy(struct ce *ce)
 	for (i = 0; i < RTE_MAX_LCORE; i++)
 		rte_free(ce->lc[i]);
 	cfe_spd_destroy(ce->spd);
+	if (ce->phold != NULL) {
+		for (i = 0; i < ce->n_out_rules; i++) {
+			struct ce_phold *h = &ce->phold[i];
+
+			while (h->n != 0) {
+				rte_pktmbuf_free(h->q[h->head]);
+				h->head = (h->head + 1) % ce->dep->hold_packets;
+				h->n--;
+			}
+			rte_free(h->q);
+		}
+	}
+	rte_free(ce->phold);
+	rte_free(ce->out_policy);
 	sg_route_destroy(ce->route);
 	cfe_table_destroy(ce->table);
 	ce_crypto_fini(ce);

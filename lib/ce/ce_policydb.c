@@ -1152,7 +1152,9 @@ static int pol_refs(struct yctx *c)
 		bool other = false;
 		char name[NAME_LEN];
 
-		if (c->pol_sa_line[i] == 0)
+		/* an outbound protect policy may name an SA that is not
+		 * configured yet: its traffic is held, an ACQUIRE raised */
+		if (c->pol_sa_line[i] == 0 || p->dir == CE_DIR_OUT)
 			continue;
 		for (j = 0; j < db->n_sas; j++) {
 			if (!c->sa_ok[j] || db->sas[j].spi != p->sa_spi)

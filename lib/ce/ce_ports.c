@@ -238,13 +238,11 @@ ce_crypto_init(struct ce *ce)
 		if (rc != 0)
 			return rc;
 	}
-	if (dep->crypto_mode == CE_CRYPTO_LOOKASIDE) {
-		ce->cop_pool = rte_crypto_op_pool_create("sg_cop",
-			RTE_CRYPTO_OP_TYPE_SYMMETRIC, 16384, 128, 16,
-			rte_socket_id());
-		if (ce->cop_pool == NULL)
-			return -ENOMEM;
-	}
+	/* lookaside mode, and CBC outbound in any mode (dfe_outbound.c) */
+	ce->cop_pool = rte_crypto_op_pool_create("sg_cop",
+		RTE_CRYPTO_OP_TYPE_SYMMETRIC, 16384, 128, 16, rte_socket_id());
+	if (ce->cop_pool == NULL)
+		return -ENOMEM;
 	return 0;
 }
 

@@ -31,7 +31,9 @@ struct ce_xforms {
 	struct rte_crypto_sym_xform *head;
 	uint32_t salt;                /* as it appears in the key material */
 };
+int ce_xform(const struct ce_sa_cfg *s, struct ce_xforms *x, bool out);
 int ce_xform_inbound(const struct ce_sa_cfg *s, struct ce_xforms *x);
+int ce_xform_outbound(const struct ce_sa_cfg *s, struct ce_xforms *x);
 
 enum ce_sa_state {
 	CE_SA_CONFIGURED,             /* known, not in the data path */
@@ -59,7 +61,30 @@ struct ce_sa {
 	struct rte_mbuf **hold;
 	struct ce_sa *next_spi;       /* chain of SAs with the same SPI */
 	unsigned pending_idx;         /* in ce->pending[] while INSTALLING */
+	enum sg_drop fail_drop;       /* FAILED: what its packets count as */
 };
+
+/* Packets of an outbound protect policy whose SA is not configured (yet):
+ * held until it appears or they time out, with one ACQUIRE event. */
+struct ce_phold {
+	uint32_t n, head;
+	struct rte_mbuf **q;
+	bool acquired;
+};
+
+#define CE_EVENTS 256
+
+struct ce_event {
+	uint64_t tsc;
+	const char *type;             /* "acquire", "sa-installed", ... */
+	uint32_t spi;
+	int policy;                   /* index in the policy database, -1 */
+	int line;
+	struct sg_addr src, dst;
+	uint8_t proto;
+	uint16_t sport, dport;
+};
+void ce_event_add(struct ce *ce, const struct ce_event *e);
 
 /* Per-lcore context: the launch argument of ce_lcore_main(). */
 struct ce_lcore {
@@ -129,6 +154,14 @@ struct ce {
 	struct ce_sa **timed;          /* SAs with a hard time limit */
 	unsigned n_pending;
 	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
+	struct rte_hash *by_spi_out;   /* outbound SPI -> ce_sa */
+	unsigned n_out_rules;
+	uint32_t *out_policy;          /* SPD out position -> policy index */
+	struct ce_phold *phold;        /* per SPD out position */
+	unsigned n_held_policy;        /* packets in phold[] */
+	rte_spinlock_t ev_lock;        /* CE thread vs telemetry thread */
+	uint64_t n_events;
+	struct ce_event events[CE_EVENTS];
 	uint64_t unknown_log_tsc;
 	uint64_t unknown_suppressed;
 
@@ -155,6 +188,7 @@ int ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated);
 struct ce_sa *ce_sa_find_in(struct ce *ce, uint32_t spi, const uint8_t *dst,
 			    uint8_t family);
 struct ce_sa *ce_sa_find(struct ce *ce, uint32_t spi, int dir);
+struct ce_sa *ce_sa_find_out(struct ce *ce, uint32_t spi);
 unsigned ce_sadb_held(const struct ce *ce);
 
 /* ce_punt.c */

@@ -5,6 +5,8 @@
 #include <rte_malloc.h>
 #include <rte_ring.h>
 
+#include <rte_ip.h>
+
 #include "ce_priv.h"
 #include "cfe_parse.h"
 #include "sg_cls.h"
@@ -61,6 +63,75 @@ sa_cls(const struct ce_sa *sa)
 	return cfe_class_val(sa->slot, sa->gen, (uint8_t)sa->dfe, 0);
 }
 
+/* The 5-tuple of a clear packet (data at L2), for an ACQUIRE event. */
+static void
+tuple_of(struct rte_mbuf *m, struct ce_event *e)
+{
+	const uint8_t *p = rte_pktmbuf_mtod_offset(m, const uint8_t *, m->l2_len);
+	const uint8_t *l4 = p + m->l3_len;
+	uint32_t avail = m->pkt_len - m->l2_len - m->l3_len;
+
+	if ((p[0] >> 4) == 4) {
+		const struct rte_ipv4_hdr *ip = (const void *)p;
+
+		e->src.family = e->dst.family = 4;
+		memcpy(e->src.a, &ip->src_addr, 4);
+		memcpy(e->dst.a, &ip->dst_addr, 4);
+		e->proto = ip->next_proto_id;
+	} else {
+		const struct rte_ipv6_hdr *ip6 = (const void *)p;
+
+		e->src.family = e->dst.family = 6;
+		memcpy(e->src.a, ip6->src_addr, 16);
+		memcpy(e->dst.a, ip6->dst_addr, 16);
+		e->proto = ip6->proto;
+	}
+	if ((e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP) && avail >= 4) {
+		e->sport = (uint16_t)(l4[0] << 8 | l4[1]);
+		e->dport = (uint16_t)(l4[2] << 8 | l4[3]);
+	}
+}
+
+/*
+ * Outbound traffic of a protect policy whose SA is not configured: hold it
+ * (bounded, timed) and ask for the SA once (ACQUIRE) — what IKE would
+ * negotiate; the control socket can add it meanwhile.
+ */
+static void
+hold_policy(struct ce *ce, uint32_t pos, struct rte_mbuf *m, uint64_t now)
+{
+	struct ce_phold *h = &ce->phold[pos];
+	uint32_t cap = ce->dep->hold_packets;
+
+	if (!h->acquired) {
+		const struct ce_policy_cfg *pc =
+			&ce->db->policies[ce->out_policy[pos]];
+		struct ce_event e = { .type = "acquire", .spi = pc->sa_spi,
+				      .policy = (int)ce->out_policy[pos],
+				      .line = pc->line };
+
+		tuple_of(m, &e);
+		ce_event_add(ce, &e);
+		h->acquired = true;
+	}
+	if (h->q == NULL) {
+		h->q = rte_malloc("ce_phold", sizeof(*h->q) * cap, 0);
+		if (h->q == NULL) {
+			drop(ce, m, SG_DROP_NO_MBUF);
+			return;
+		}
+	}
+	if (h->n == cap) {
+		drop(ce, m, SG_DROP_HOLD_OVERFLOW);
+		return;
+	}
+	sg_meta(m)->tsc = now;
+	h->q[(h->head + h->n) % cap] = m;
+	h->n++;
+	ce->n_held_policy++;
+	ce->st->held++;
+}
+
 static void
 punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
 {
@@ -73,11 +144,25 @@ punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
 		drop(ce, m, SG_DROP_IKE);
 		return;
 	}
-	sa = ce_sa_find_in(ce, meta->spi, meta->dst, meta->ip_ver);
-	if (sa == NULL) {
-		unknown_spi(ce, meta, now);
-		drop(ce, m, SG_DROP_UNKNOWN_SPI);
-		return;
+	if (meta->kind == CFE_KIND_CLEAR) {
+		/* outbound protect, SA not (yet) reachable from the SPD */
+		if (meta->rule >= ce->n_out_rules) {
+			drop(ce, m, SG_DROP_NO_POLICY);
+			return;
+		}
+		sa = ce_sa_find_out(ce,
+			ce->db->policies[ce->out_policy[meta->rule]].sa_spi);
+		if (sa == NULL) {
+			hold_policy(ce, meta->rule, m, now);
+			return;
+		}
+	} else {
+		sa = ce_sa_find_in(ce, meta->spi, meta->dst, meta->ip_ver);
+		if (sa == NULL) {
+			unknown_spi(ce, meta, now);
+			drop(ce, m, SG_DROP_UNKNOWN_SPI);
+			return;
+		}
 	}
 	switch (sa->state) {
 	case CE_SA_CONFIGURED:
@@ -107,7 +192,7 @@ punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
 		drop(ce, m, SG_DROP_LIFETIME_EXPIRED);
 		return;
 	case CE_SA_FAILED:
-		drop(ce, m, SG_DROP_CRYPTO_ERROR);
+		drop(ce, m, sa->fail_drop);
 		return;
 	}
 }
@@ -197,6 +282,32 @@ hold_expire(struct ce *ce, struct ce_sa *sa, uint64_t now)
 	}
 }
 
+/* Policy holds past hold.timeout_ms. */
+static void
+phold_expire(struct ce *ce, uint64_t now)
+{
+	uint64_t limit = ce->dep->hold_timeout_ms * ce->hz / 1000;
+	uint32_t cap = ce->dep->hold_packets;
+	unsigned i;
+
+	for (i = 0; i < ce->n_out_rules && ce->n_held_policy != 0; i++) {
+		struct ce_phold *h = &ce->phold[i];
+
+		while (h->n != 0) {
+			struct rte_mbuf *m = h->q[h->head];
+
+			if (now - sg_meta(m)->tsc <= limit)
+				break;
+			drop(ce, m, SG_DROP_HOLD_TIMEOUT);
+			h->head = (h->head + 1) % cap;
+			h->n--;
+			ce->n_held_policy--;
+		}
+		if (h->n == 0)
+			h->acquired = false;
+	}
+}
+
 /* Time-based hard lifetimes; bytes and packets are the DFE's to count. */
 static void
 lifetimes(struct ce *ce, uint64_t now)
@@ -225,7 +336,8 @@ quiet(struct ce *ce)
 {
 	unsigned d;
 
-	if (!rte_ring_empty(ce->punt_ring) || ce->n_pending != 0)
+	if (!rte_ring_empty(ce->punt_ring) || ce->n_pending != 0 ||
+	    ce->n_held_policy != 0)
 		return false;
 	for (d = 0; d < ce->n_dfe; d++)
 		if (!rte_ring_empty(ce->dfe_ring[d]) ||
@@ -310,6 +422,7 @@ ce_poll(struct ce *ce)
 	}
 	if (now >= ce->next_life_tsc) {
 		lifetimes(ce, now);
+		phold_expire(ce, now);
 		ce->next_life_tsc = now + ce->hz / 100;
 	}
 	progress(ce, now);

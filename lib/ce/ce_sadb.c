@@ -9,6 +9,10 @@
 #include <rte_malloc.h>
 
 #include "ce_priv.h"
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
 #include "sg_cls.h"
 
 _Static_assert(CE_MAX_SA_SELECTORS == DFE_MAX_SEL,
@@ -23,9 +27,9 @@ const char *const ce_sa_state_names[] = {
 };
 
 /*
- * The inner IP family of a tunnel SA. lib/ipsec checks the ESP trailer's
- * next header against one family per SA, so it is taken from the inbound
- * protect policies that name the SA (all of one family: the loader's check);
+ * The inner IP family of a tunnel SA. lib/ipsec checks (and writes) the ESP
+ * trailer's next header as one family per SA, so it is taken from the
+ * protect policies of the SA's direction that name it (all of one family: the loader's check);
  * without any, the outer family.
  */
 static uint8_t
@@ -36,7 +40,7 @@ inner_family(const struct ce_policydb *db, const struct ce_sa_cfg *s)
 	for (i = 0; i < db->n_policies; i++) {
 		const struct ce_policy_cfg *p = &db->policies[i];
 
-		if (p->dir == CE_DIR_IN && p->action == CE_ACT_PROTECT &&
+		if (p->dir == s->dir && p->action == CE_ACT_PROTECT &&
 		    p->has_sa && p->sa_spi == s->spi)
 			return p->src.addr.family;
 	}
@@ -64,7 +68,9 @@ ce_sadb_init(struct ce *ce)
 	hp.hash_func = rte_jhash;
 	hp.socket_id = rte_socket_id();
 	ce->by_spi = rte_hash_create(&hp);
-	if (ce->by_spi == NULL)
+	hp.name = "ce_by_spi_out";
+	ce->by_spi_out = rte_hash_create(&hp);
+	if (ce->by_spi == NULL || ce->by_spi_out == NULL)
 		return -ENOMEM;
 
 	for (i = 0; i < db->n_sas; i++) {
@@ -76,10 +82,15 @@ ce_sadb_init(struct ce *ce)
 		sa->inner_family = sa->cfg->mode == CE_MODE_TUNNEL ?
 			inner_family(db, sa->cfg) :
 			(sa->cfg->local.family ? sa->cfg->local.family : 4);
-		if (sa->cfg->dir != CE_DIR_IN)
-			continue;
 		if (sa->cfg->hard.seconds != 0)
 			ce->timed[ce->n_timed++] = sa;
+		if (sa->cfg->dir != CE_DIR_IN) {
+			/* the loader refuses duplicate (spi, dir, local) */
+			if (rte_hash_add_key_data(ce->by_spi_out, &sa->cfg->spi,
+						  sa) != 0)
+				return -ENOMEM;
+			continue;
+		}
 		if (rte_hash_lookup_data(ce->by_spi, &sa->cfg->spi, &head) >= 0) {
 			struct ce_sa *h = head;
 
@@ -132,6 +143,7 @@ ce_sadb_fini(struct ce *ce)
 		rte_free(ce->slots[d].gen);
 	}
 	rte_hash_free(ce->by_spi);
+	rte_hash_free(ce->by_spi_out);
 	rte_free(ce->pending);
 	rte_free(ce->timed);
 	rte_free(ce->sa);
@@ -155,6 +167,14 @@ ce_sa_find_in(struct ce *ce, uint32_t spi, const uint8_t *dst, uint8_t family)
 			return sa;
 	}
 	return NULL;
+}
+
+struct ce_sa *
+ce_sa_find_out(struct ce *ce, uint32_t spi)
+{
+	void *sa;
+
+	return rte_hash_lookup_data(ce->by_spi_out, &spi, &sa) < 0 ? NULL : sa;
 }
 
 struct ce_sa *
@@ -241,12 +261,155 @@ write_keys(struct ce *ce, struct ce_sa *sa, uint64_t val)
 	return cfe_table_add(ce->table, &k, val);
 }
 
+static bool
+port_has_addr(const struct ce_port_cfg *pc, const struct sg_addr *a)
+{
+	unsigned i;
+
+	for (i = 0; i < pc->n_addrs; i++)
+		if (memcmp(&pc->addrs[i].addr, a, sizeof(*a)) == 0)
+			return true;
+	return false;
+}
+
+static int
+port_index(const struct ce *ce, uint16_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < ce->n_ports; i++)
+		if (ce->port_id[i] == pid)
+			return (int)i;
+	return -1;
+}
+
 /*
- * Install an inbound SA: pick a DFE, compile and publish the runtime SA,
- * and only then write the classification key, so a CFE that finds the key
- * finds a complete SA behind it. A lazily installed SA starts gated: the
- * DFE holds what arrives directly until the CE has re-injected the packets
- * punted before the key existed (ce_punt.c), so none overtakes another.
+ * The frame head of a tunnel SA's packets: Ethernet toward the next hop
+ * that reaches the peer, outer IP (lengths, ID, DSCP/ECN filled per packet by
+ * lib/ipsec, DF and checksum by the DFE), UDP for NAT-T.
+ */
+static uint8_t
+build_template(const struct ce_sa_cfg *c, const struct rte_ether_hdr *eth,
+	       uint8_t *hdr)
+{
+	struct rte_ether_hdr *e = (struct rte_ether_hdr *)hdr;
+	uint8_t *l3 = hdr + sizeof(*e), proto;
+	uint8_t len = sizeof(*e);
+
+	*e = *eth;
+	proto = c->encap ? IPPROTO_UDP : IPPROTO_ESP;
+	if (c->remote.family == 4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
+
+		e->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+		memset(ip, 0, sizeof(*ip));
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->time_to_live = 64;
+		ip->next_proto_id = proto;
+		memcpy(&ip->src_addr, c->local.a, 4);
+		memcpy(&ip->dst_addr, c->remote.a, 4);
+		len += sizeof(*ip);
+	} else {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)l3;
+
+		e->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+		memset(ip6, 0, sizeof(*ip6));
+		ip6->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip6->proto = proto;
+		ip6->hop_limits = 64;
+		memcpy(ip6->src_addr, c->local.a, 16);
+		memcpy(ip6->dst_addr, c->remote.a, 16);
+		len += sizeof(*ip6);
+	}
+	if (c->encap) {
+		struct rte_udp_hdr *u = (struct rte_udp_hdr *)(hdr + len);
+
+		u->src_port = rte_cpu_to_be_16(c->encap_sport);
+		u->dst_port = rte_cpu_to_be_16(c->encap_dport);
+		u->dgram_len = 0;
+		u->dgram_cksum = 0;
+		len += sizeof(*u);
+	}
+	return len;
+}
+
+/*
+ * SA-pinned egress (tunnel-routing-bypass seed): an outbound SA resolves
+ * once, here, the port and next hop that reach its peer; its packets never
+ * look the outer header up again. A tunnel SA whose local address is not an
+ * address of that port is refused.
+ */
+static int
+prm_outbound(struct ce *ce, struct ce_sa *sa, struct dfe_sa_prm *p)
+{
+	const struct ce_sa_cfg *c = sa->cfg;
+	struct rte_ether_hdr eth;
+	char a[64], b[64];
+	uint16_t port;
+	int pi;
+
+	sa->fail_drop = SG_DROP_NO_ROUTE;
+	if (c->remote.family == 0) {
+		CE_LOG(ERR, "%s:%d: SA 0x%x: an outbound SA needs 'remote'",
+		       ce->db->path, c->line, c->spi);
+		return -EINVAL;
+	}
+	if (sg_route_resolve(ce->route, &c->remote, &port, &eth) != 0 ||
+	    (pi = port_index(ce, port)) < 0) {
+		CE_LOG(ERR, "%s:%d: SA 0x%x: no route or neighbour toward %s",
+		       ce->db->path, c->line, c->spi,
+		       sg_addr_fmt(&c->remote, a, sizeof(a)));
+		return -ENOENT;
+	}
+	if (c->mode == CE_MODE_TUNNEL &&
+	    !port_has_addr(&ce->dep->ports[pi], &c->local)) {
+		CE_LOG(ERR, "%s:%d: SA 0x%x: local %s is not an address of "
+		       "port %s, the egress toward %s", ce->db->path, c->line,
+		       c->spi, sg_addr_fmt(&c->local, a, sizeof(a)),
+		       ce->dep->ports[pi].name,
+		       sg_addr_fmt(&c->remote, b, sizeof(b)));
+		return -EADDRNOTAVAIL;
+	}
+	p->dir = DFE_DIR_OUT;
+	p->outer_family = c->remote.family;
+	p->egress_port = port;
+	p->mtu = ce->dep->ports[pi].mtu ? ce->dep->ports[pi].mtu : 1500;
+	p->remote = c->remote;
+	p->encap_sport = c->encap_sport;
+	p->encap_dport = c->encap_dport;
+	if (c->mode == CE_MODE_TUNNEL) {
+		p->hdr_len = build_template(c, &eth, p->hdr);
+	} else {
+		eth.ether_type = rte_cpu_to_be_16(sa->inner_family == 4 ?
+			RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+		memcpy(p->hdr, &eth, sizeof(eth));
+		p->hdr_len = sizeof(eth);
+	}
+	return 0;
+}
+
+/* Outbound: the SA is reached through the SPD rules that protect into it. */
+static void
+bind_rules(struct ce *ce, const struct ce_sa *sa, uint64_t cls)
+{
+	unsigned i;
+
+	for (i = 0; i < ce->n_out_rules; i++) {
+		const struct ce_policy_cfg *pc =
+			&ce->db->policies[ce->out_policy[i]];
+
+		if (pc->action == CE_ACT_PROTECT && pc->sa_spi == sa->cfg->spi)
+			cfe_spd_bind(ce->spd, CFE_SPD_OUT, i, cls);
+	}
+}
+
+/*
+ * Install an SA: pick a DFE, compile and publish the runtime SA, and only
+ * then make it reachable (inbound: the classification key; outbound: the
+ * SPD rules' binding), so a CFE that finds it finds a complete SA. A lazily
+ * installed SA starts gated: the DFE holds what arrives directly until the
+ * CE has re-injected the packets punted before (ce_punt.c), so none
+ * overtakes another.
  */
 int
 ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
@@ -255,21 +418,34 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 	struct ce_dfe_slots *sl;
 	struct dfe_sa_prm p;
 	struct ce_xforms x;
+	uint64_t cls;
 	int d, rc;
 
+	memset(&p, 0, sizeof(p));
+	sa->fail_drop = SG_DROP_CRYPTO_ERROR;
+	if (c->dir == CE_DIR_OUT) {
+		rc = prm_outbound(ce, sa, &p);
+		if (rc == 0)
+			rc = ce_xform_outbound(c, &x);
+	} else {
+		p.dir = DFE_DIR_IN;
+		p.outer_family = c->local.family ? c->local.family :
+			sa->inner_family;
+		rc = ce_xform_inbound(c, &x);
+		fill_selectors(ce->db, c, &p);
+	}
+	if (rc != 0) {
+		sa->state = CE_SA_FAILED;
+		return rc;
+	}
 	d = pick_dfe(ce);
 	if (d < 0)
 		return -ENOSPC;
 	sl = &ce->slots[d];
-	rc = ce_xform_inbound(c, &x);
-	if (rc != 0)
-		return rc;
 
-	memset(&p, 0, sizeof(p));
 	p.spi = c->spi;
 	p.mode = c->mode == CE_MODE_TUNNEL ? DFE_MODE_TUNNEL :
 		DFE_MODE_TRANSPORT;
-	p.outer_family = c->local.family ? c->local.family : sa->inner_family;
 	p.inner_family = sa->inner_family;
 	p.natt = c->encap;
 	p.esn = c->esn;
@@ -279,7 +455,6 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 	p.gated = gated;
 	p.hard_packets = c->hard.packets;
 	p.hard_bytes = c->hard.bytes;
-	fill_selectors(ce->db, c, &p);
 
 	sa->slot = sl->free[sl->n_free - 1];
 	p.gen = ++sl->gen[sa->slot];
@@ -295,10 +470,10 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 	sl->n_free--;
 	sa->dfe = (unsigned)d;
 	sa->gen = p.gen;
+	cls = cfe_class_val(sa->slot, sa->gen, (uint8_t)d, 0);
 	rc = dfe_sa_publish(ce->dfe[d], sa->slot, sa->rt);
-	if (rc == 0)
-		rc = write_keys(ce, sa, cfe_class_val(sa->slot, sa->gen,
-						      (uint8_t)d, 0));
+	if (rc == 0 && c->dir == CE_DIR_IN)
+		rc = write_keys(ce, sa, cls);
 	if (rc != 0) {
 		CE_LOG(ERR, "SA 0x%x: cannot publish: %s", c->spi,
 		       strerror(-rc));
@@ -310,6 +485,8 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 		sa->state = CE_SA_FAILED;
 		return rc;
 	}
+	if (c->dir == CE_DIR_OUT)
+		bind_rules(ce, sa, cls);
 	sl->installed++;
 	ce->n_installed++;
 	sa->install_tsc = rte_rdtsc();
@@ -322,7 +499,13 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 	} else {
 		sa->state = CE_SA_INSTALLED;
 	}
-	CE_LOG(DEBUG, "SA 0x%x installed on DFE %d slot %u", c->spi, d,
-	       sa->slot);
+	{
+		struct ce_event e = { .type = "sa-installed", .spi = c->spi,
+				      .policy = -1 };
+
+		ce_event_add(ce, &e);
+	}
+	CE_LOG(DEBUG, "SA 0x%x (%s) installed on DFE %d slot %u", c->spi,
+	       c->dir == CE_DIR_IN ? "in" : "out", d, sa->slot);
 	return 0;
 }

@@ -7,11 +7,13 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_telemetry.h>
+#include <netinet/in.h>
 
 #include "ce_priv.h"
 
 #define SG_VERSION "0.1.0"
 #define SA_PAGE 100   /* SAs per /spigate/sa/list reply (16 KiB replies) */
+#define EV_PAGE 48    /* events per /spigate/events reply */
 
 /* The telemetry API of DPDK 22.11 passes no user argument to callbacks. */
 static struct ce *tel_ce;
@@ -158,6 +160,12 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
+static void
+spi_str(uint32_t spi, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%08x", spi);
+}
+
 /* A reply that says what is wrong instead of DPDK's bare null. */
 static int
 tel_error(struct rte_tel_data *d, const char *msg)
@@ -167,11 +175,6 @@ tel_error(struct rte_tel_data *d, const char *msg)
 	return 0;
 }
 
-static void
-spi_str(uint32_t spi, char *buf, size_t len)
-{
-	snprintf(buf, len, "0x%08x", spi);
-}
 
 /*
  * DPDK 22.11 telemetry renders a dict inside a dict, but not an array of
@@ -297,7 +300,8 @@ tel_sa_info(const char *cmd __rte_unused, const char *params,
 	}
 	rte_tel_data_add_dict_u64(d, "packets", s.packets);
 	rte_tel_data_add_dict_u64(d, "bytes", s.bytes);
-	rte_tel_data_add_dict_u64(d, "last_seq", s.last_sqn);
+	rte_tel_data_add_dict_u64(d, sa->cfg->dir == CE_DIR_IN ? "last_seq" :
+				  "seq", s.last_sqn);
 	rte_tel_data_add_dict_u64(d, "held", sa->n_hold);
 	drop = rte_tel_data_alloc();
 	if (drop != NULL) {
@@ -310,6 +314,84 @@ tel_sa_info(const char *cmd __rte_unused, const char *params,
 	}
 	lifetime_left(d, ce, sa, &s);
 	pthread_mutex_unlock(&ce->lock);
+	return 0;
+}
+
+/* Record an event; the oldest of CE_EVENTS is overwritten. CE thread. */
+void
+ce_event_add(struct ce *ce, const struct ce_event *e)
+{
+	rte_spinlock_lock(&ce->ev_lock);
+	ce->events[ce->n_events % CE_EVENTS] = *e;
+	ce->events[ce->n_events % CE_EVENTS].tsc = rte_rdtsc();
+	ce->n_events++;
+	rte_spinlock_unlock(&ce->ev_lock);
+}
+
+static const char *const proto_names[256] = {
+	[IPPROTO_TCP] = "tcp", [IPPROTO_UDP] = "udp", [IPPROTO_ICMP] = "icmp",
+	[IPPROTO_ICMPV6] = "icmp6", [IPPROTO_ESP] = "esp",
+};
+
+/*
+ * /spigate/events[,<first>]: events kept (the last CE_EVENTS), oldest first,
+ * EV_PAGE a reply, each keyed by its sequence number (a dict of dicts: what
+ * 22.11 telemetry can render); "total" = events ever recorded, "next" = the
+ * first of the following page.
+ */
+static int
+tel_events(const char *cmd __rte_unused, const char *params,
+	   struct rte_tel_data *d)
+{
+	struct ce *ce = tel_ce;
+	uint64_t first = 0, i, n;
+	unsigned k;
+	char key[24], buf[64];
+
+	if (params != NULL && *params != '\0')
+		first = strtoull(params, NULL, 0);
+	rte_tel_data_start_dict(d);
+	rte_spinlock_lock(&ce->ev_lock);
+	n = ce->n_events;
+	rte_tel_data_add_dict_u64(d, "total", n);
+	i = n > CE_EVENTS ? n - CE_EVENTS : 0;
+	if (first > i)
+		i = first;
+	for (k = 0; i < n && k < EV_PAGE; i++, k++) {
+		const struct ce_event *e = &ce->events[i % CE_EVENTS];
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL)
+			break;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "type", e->type);
+		rte_tel_data_add_dict_u64(c, "time_ms",
+			(e->tsc - ce->start_tsc) * 1000 / ce->hz);
+		spi_str(e->spi, buf, sizeof(buf));
+		rte_tel_data_add_dict_string(c, "spi", buf);
+		if (e->policy >= 0) {
+			rte_tel_data_add_dict_u64(c, "policy", (uint64_t)e->policy);
+			rte_tel_data_add_dict_u64(c, "line", (uint64_t)e->line);
+		}
+		if (e->src.family != 0) {
+			rte_tel_data_add_dict_string(c, "src",
+				sg_addr_fmt(&e->src, buf, sizeof(buf)));
+			rte_tel_data_add_dict_string(c, "dst",
+				sg_addr_fmt(&e->dst, buf, sizeof(buf)));
+			if (proto_names[e->proto] != NULL)
+				rte_tel_data_add_dict_string(c, "proto",
+							     proto_names[e->proto]);
+			else
+				rte_tel_data_add_dict_u64(c, "proto", e->proto);
+			rte_tel_data_add_dict_u64(c, "sport", e->sport);
+			rte_tel_data_add_dict_u64(c, "dport", e->dport);
+		}
+		snprintf(key, sizeof(key), "%" PRIu64, i);
+		rte_tel_data_add_dict_container(d, key, c, 0);
+	}
+	if (i < n)
+		rte_tel_data_add_dict_u64(d, "next", i);
+	rte_spinlock_unlock(&ce->ev_lock);
 	return 0;
 }
 
@@ -326,7 +408,9 @@ ce_telemetry_init(struct ce *ce)
 	    rte_telemetry_register_cmd("/spigate/sa/list", tel_sa_list,
 		"SAs with spi, dir, state; 100 per reply. Parameter: first index.") != 0 ||
 	    rte_telemetry_register_cmd("/spigate/sa/info", tel_sa_info,
-		"One SA. Parameters: spi[,in|out].") != 0) {
+		"One SA. Parameters: spi[,in|out].") != 0 ||
+	    rte_telemetry_register_cmd("/spigate/events", tel_events,
+		"Last events (acquire, sa-installed, ...). Parameter: first sequence number.") != 0) {
 		CE_LOG(ERR, "cannot register telemetry commands");
 		return -EINVAL;
 	}

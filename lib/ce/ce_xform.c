@@ -7,14 +7,27 @@
 #include "ce_priv.h"
 
 /*
- * The cryptodev transform chain of an inbound SA, in the layout lib/ipsec
- * expects: the IV lives in the crypto op right after the symmetric op
- * (lookaside), AEAD gets an 8-byte AAD (12 with ESN), cipher+auth is
- * verify-then-decrypt. Keys point into the SA's configuration, which
+ * The cryptodev transform chain of an SA, in the layout lib/ipsec expects:
+ * the IV lives in the crypto op right after the symmetric op (lookaside),
+ * AEAD gets an 8-byte AAD (12 with ESN), cipher+auth is verify-then-decrypt
+ * inbound and encrypt-then-generate outbound. Keys point into the SA's configuration, which
  * outlives the session creation.
  */
 int
 ce_xform_inbound(const struct ce_sa_cfg *s, struct ce_xforms *x)
+{
+	return ce_xform(s, x, false);
+}
+
+/* Outbound: encrypt-then-authenticate (cipher, then auth generate). */
+int
+ce_xform_outbound(const struct ce_sa_cfg *s, struct ce_xforms *x)
+{
+	return ce_xform(s, x, true);
+}
+
+int
+ce_xform(const struct ce_sa_cfg *s, struct ce_xforms *x, bool out)
 {
 	const uint16_t iv_ofs = sizeof(struct rte_crypto_op) +
 		sizeof(struct rte_crypto_sym_op);
@@ -24,7 +37,8 @@ ce_xform_inbound(const struct ce_sa_cfg *s, struct ce_xforms *x)
 	x->salt = 0;
 	if (s->aead != CE_AEAD_NONE) {
 		a->type = RTE_CRYPTO_SYM_XFORM_AEAD;
-		a->aead.op = RTE_CRYPTO_AEAD_OP_DECRYPT;
+		a->aead.op = out ? RTE_CRYPTO_AEAD_OP_ENCRYPT :
+			RTE_CRYPTO_AEAD_OP_DECRYPT;
 		a->aead.algo = RTE_CRYPTO_AEAD_AES_GCM;
 		a->aead.key.data = s->key;
 		a->aead.key.length = s->key_len - 4;
@@ -38,7 +52,8 @@ ce_xform_inbound(const struct ce_sa_cfg *s, struct ce_xforms *x)
 	}
 
 	a->type = RTE_CRYPTO_SYM_XFORM_AUTH;
-	a->auth.op = RTE_CRYPTO_AUTH_OP_VERIFY;
+	a->auth.op = out ? RTE_CRYPTO_AUTH_OP_GENERATE :
+		RTE_CRYPTO_AUTH_OP_VERIFY;
 	a->auth.key.data = (uint8_t *)(uintptr_t)s->auth_key;
 	a->auth.key.length = s->auth_key_len;
 	switch (s->auth) {
@@ -67,7 +82,8 @@ ce_xform_inbound(const struct ce_sa_cfg *s, struct ce_xforms *x)
 	}
 
 	c->type = RTE_CRYPTO_SYM_XFORM_CIPHER;
-	c->cipher.op = RTE_CRYPTO_CIPHER_OP_DECRYPT;
+	c->cipher.op = out ? RTE_CRYPTO_CIPHER_OP_ENCRYPT :
+		RTE_CRYPTO_CIPHER_OP_DECRYPT;
 	c->cipher.key.data = (uint8_t *)(uintptr_t)s->cipher_key;
 	c->cipher.iv.offset = iv_ofs;
 	switch (s->cipher) {
@@ -91,7 +107,12 @@ ce_xform_inbound(const struct ce_sa_cfg *s, struct ce_xforms *x)
 	default:
 		return -EINVAL;
 	}
-	a->next = c;
-	x->head = a;
+	if (out) {
+		c->next = a;
+		x->head = c;
+	} else {
+		a->next = c;
+		x->head = a;
+	}
 	return 0;
 }

@@ -112,47 +112,74 @@ flush_stage(struct cfe *f, struct stage *s, struct rte_ring *r, uint64_t *cnt)
 	s->n = 0;
 }
 
-/* Clear traffic: SPD decision, then bypass forwarding by the CFE itself. */
+/*
+ * Clear traffic: one SPD classification per family of the burst. Inbound
+ * (unprotected port): bypass or drop; a protect rule means the packet should
+ * have come encrypted. Outbound (protected port): protect goes to the DFE
+ * that owns the rule's SA, or to the CE to be held while that SA is not
+ * installed; bypass is routed and sent by the CFE itself.
+ */
 static void
 clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
-	   const struct cfe_pkt_info inf[], unsigned n)
+	   const struct cfe_pkt_info inf[], unsigned n, uint64_t now)
 {
+	struct cfe_spd_tuple tup[SG_BURST];
+	const struct cfe_spd_tuple *tp[2][SG_BURST];
+	const struct cfe_spd_rule *rule[SG_BURST];
 	struct rte_mbuf *fw[2][SG_BURST];
-	unsigned nf[2] = { 0, 0 }, i;
-	struct cfe_spd_tuple t;
-	const struct cfe_spd_rule *r;
+	unsigned idx[2][SG_BURST], nt[2] = { 0, 0 }, nf[2] = { 0, 0 }, i, k, v;
 	enum cfe_spd_dir dir = q->role == CFE_PORT_PROTECTED ? CFE_SPD_OUT :
 		CFE_SPD_IN;
 
 	for (i = 0; i < n; i++) {
 		const struct cfe_pkt_info *p = &inf[i];
+		struct cfe_spd_tuple *t = &tup[i];
 
-		memset(&t, 0, sizeof(t));
-		t.src.family = t.dst.family = p->ip_ver;
-		memcpy(t.src.a, p->src, 16);
-		memcpy(t.dst.a, p->dst, 16);
-		t.proto = p->proto;
-		t.sport = p->sport;
-		t.dport = p->dport;
-		r = cfe_spd_lookup(f->c.spd, dir, &t);
-		if (r == NULL) {
-			drop1(f, m[i], SG_DROP_NO_POLICY);
-		} else if (r->action == CFE_SPD_DISCARD) {
-			drop1(f, m[i], SG_DROP_DISCARD);
-		} else if (r->action == CFE_SPD_PROTECT) {
-			/* inbound: should have arrived encrypted; outbound:
-			 * ESP encryption is not built yet */
-			drop1(f, m[i], dir == CFE_SPD_IN ?
-			      SG_DROP_POLICY_MISMATCH : SG_DROP_NO_SA);
-		} else {
-			rte_pktmbuf_adj(m[i], p->l2_len);
-			fw[p->ip_ver == 6][nf[p->ip_ver == 6]++] = m[i];
+		v = p->ip_ver == 6;
+		t->src.family = t->dst.family = p->ip_ver;
+		memcpy(t->src.a, p->src, 16);
+		memcpy(t->dst.a, p->dst, 16);
+		t->proto = p->proto;
+		t->sport = p->sport;
+		t->dport = p->dport;
+		cfe_spd_tuple_pack(t);
+		tp[v][nt[v]] = t;
+		idx[v][nt[v]++] = i;
+	}
+	for (v = 0; v < 2; v++) {
+		if (nt[v] == 0)
+			continue;
+		cfe_spd_lookup_bulk(f->c.spd, dir, v ? 6 : 4, tp[v], nt[v], rule);
+		for (k = 0; k < nt[v]; k++) {
+			const struct cfe_spd_rule *r = rule[k];
+			struct rte_mbuf *pm = m[idx[v][k]];
+			uint64_t cls;
+			uint8_t dfe;
+
+			if (r == NULL) {
+				drop1(f, pm, SG_DROP_NO_POLICY);
+			} else if (r->action == CFE_SPD_DISCARD) {
+				drop1(f, pm, SG_DROP_DISCARD);
+			} else if (r->action == CFE_SPD_BYPASS) {
+				rte_pktmbuf_adj(pm, pm->l2_len);
+				fw[v][nf[v]++] = pm;
+			} else if (dir == CFE_SPD_IN) {
+				drop1(f, pm, SG_DROP_POLICY_MISMATCH);
+			} else if ((cls = cfe_spd_rule_cls(r)) == 0) {
+				sg_meta(pm)->rule = r->id;
+				punt(f, pm, now);
+			} else if ((dfe = cfe_class_dfe(cls)) >= f->c.n_dfe) {
+				drop1(f, pm, SG_DROP_NO_SA);
+			} else {
+				sg_meta(pm)->cls = cls;
+				f->dfe[dfe].m[f->dfe[dfe].n++] = pm;
+			}
 		}
 	}
-	for (i = 0; i < 2; i++)
-		if (nf[i] != 0)
-			f->st->bypassed += sg_fwd(f->c.route, i ? 6 : 4, fw[i],
-						  nf[i], f->c.txq, f->st, NULL);
+	for (v = 0; v < 2; v++)
+		if (nf[v] != 0)
+			f->st->bypassed += sg_fwd(f->c.route, v ? 6 : 4, fw[v],
+						  nf[v], f->c.txq, f->st, NULL);
 }
 
 /*
@@ -267,7 +294,7 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 		}
 	}
 	if (nc != 0)
-		clear_path(f, q, clr, cinf, nc);
+		clear_path(f, q, clr, cinf, nc, now);
 
 	for (i = 0; i < f->c.n_dfe; i++)
 		flush_stage(f, &f->dfe[i], f->c.dfe_ring[i], NULL);

@@ -15,6 +15,7 @@
 
 #define SG_META_REINJECT 0x01  /* held by the CE, released in order */
 #define SG_META_MARKER   0x02  /* not a packet: "held packets of this SA done" */
+#define SG_META_DF       0x04  /* DFE outbound: the inner IPv4 header had DF */
 
 struct sg_meta {
 	uint64_t cls;        /* classification value (cfe_table.h layout) */
@@ -27,6 +28,7 @@ struct sg_meta {
 	uint8_t ip_ver;      /* outer IP version */
 	uint8_t l4_len;      /* UDP encapsulation header, 0 or 8 */
 	uint8_t dst[16];     /* outer destination (SPI+dst classification) */
+	uint32_t rule;       /* CFE -> CE punt of clear traffic: SPD rule position */
 };
 
 #define SG_MBUF_PRIV_SIZE RTE_ALIGN(sizeof(struct sg_meta), RTE_MBUF_PRIV_ALIGN)

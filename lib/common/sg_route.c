@@ -260,3 +260,26 @@ sg_route_lookup6(const struct sg_route *r, const uint8_t ip6[][16],
 		out[i] = resolve(r, nh[i], &a, &port_out[i]);
 	}
 }
+
+int
+sg_route_resolve(const struct sg_route *r, const struct sg_addr *dst,
+		 uint16_t *port, struct rte_ether_hdr *eth)
+{
+	const struct rte_ether_hdr *eh[1];
+	uint16_t p[1];
+
+	if (dst->family == 4) {
+		uint32_t be, ip;
+
+		memcpy(&be, dst->a, 4);
+		ip = rte_be_to_cpu_32(be);
+		sg_route_lookup4(r, &ip, eh, p, 1);
+	} else {
+		sg_route_lookup6(r, (const uint8_t (*)[16])dst->a, eh, p, 1);
+	}
+	if (eh[0] == NULL)
+		return -ENOENT;
+	*port = p[0];
+	*eth = *eh[0];
+	return 0;
+}

@@ -58,4 +58,9 @@ void sg_route_lookup6(const struct sg_route *r, const uint8_t ip6[][16],
 		      const struct rte_ether_hdr *out[], uint16_t port_out[],
 		      unsigned n);
 
+/* Control plane: where a packet to 'dst' leaves (egress port and Ethernet
+ * header). 0, or -ENOENT (no route or no neighbour). */
+int sg_route_resolve(const struct sg_route *r, const struct sg_addr *dst,
+		     uint16_t *port, struct rte_ether_hdr *eth);
+
 #endif /* SG_ROUTE_H */

@@ -39,7 +39,8 @@ struct dfe_conf {
 	enum dfe_crypto crypto;
 	uint8_t cdev_id;
 	uint16_t cdev_qp;             /* lookaside: this DFE's queue pair */
-	struct rte_mempool *cop_pool; /* lookaside: crypto ops */
+	struct rte_mempool *cop_pool; /* crypto ops (lookaside, CBC outbound) */
+	struct rte_mempool *pool;     /* mbufs, for fragments */
 	const struct sg_route *route;
 	struct sg_txq *txq;           /* [SG_MAX_PORTS]: the lcore's TX buffers */
 	struct sg_lcore_stats *stats; /* the lcore's counters */
@@ -62,6 +63,11 @@ unsigned dfe_pending(const struct dfe *d);
 
 /* ---- SAs ---- */
 enum dfe_mode { DFE_MODE_TUNNEL, DFE_MODE_TRANSPORT };
+enum dfe_dir { DFE_DIR_IN, DFE_DIR_OUT };
+
+#define DFE_HDR_MAX 80  /* Ethernet + IPv6 + UDP = 70 */
+/* where lib/ipsec and the transforms keep the IV inside a crypto op */
+#define DFE_IV_OFS (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
 
 /* An inbound traffic selector (RFC 4301 4.4.1), from an inbound protect
  * policy that names the SA. */
@@ -75,6 +81,7 @@ struct dfe_sel {
 
 struct dfe_sa_prm {
 	uint32_t spi;
+	enum dfe_dir dir;
 	enum dfe_mode mode;
 	uint8_t outer_family;         /* 4 or 6 */
 	uint8_t inner_family;         /* tunnel: 4 or 6 (one per SA, lib/ipsec) */
@@ -88,13 +95,22 @@ struct dfe_sa_prm {
 	uint64_t hard_packets, hard_bytes; /* 0 = unlimited */
 	unsigned n_sel;
 	struct dfe_sel sel[DFE_MAX_SEL];
+	/* outbound: the egress pinned at install (tunnel-routing-bypass) */
+	uint16_t egress_port;
+	uint16_t mtu;                 /* of the egress port */
+	uint8_t hdr_len;              /* tunnel: Ethernet + outer IP (+ UDP) */
+	uint8_t hdr[DFE_HDR_MAX];     /* template, lengths patched per packet;
+				       * transport: the Ethernet header */
+	struct sg_addr remote;        /* loop guard */
+	uint16_t encap_sport, encap_dport; /* NAT-T, host order */
 };
 
 struct dfe_sa_stats {
 	uint64_t packets, bytes;      /* decrypted and forwarded */
 	uint64_t drop[SG_DROP_MAX];
-	uint64_t last_sqn;
+	uint64_t last_sqn;            /* in: highest authenticated; out: last sent */
 	bool gated;
+	bool expired;
 };
 
 /* Build a runtime SA for DFE d: crypto session on d's device, lib/ipsec SA,

@@ -108,10 +108,10 @@ finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 		dfe_forward(d, sa, mb, k);
 }
 
-/* Lookaside: hand a prepared group to the device. */
-static void
-lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
-	    uint16_t n)
+/* Lookaside: prepare a group of one SA and hand it to the device. */
+void
+dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		uint16_t n)
 {
 	struct rte_crypto_op *cop[SG_BURST];
 	uint16_t j, e;
@@ -124,10 +124,13 @@ lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	j = rte_ipsec_pkt_crypto_prepare(&sa->ss, mb, cop, n);
 	if (j < n) {
 		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[j], n - j);
-		dfe_drop(d, sa, SG_DROP_MALFORMED, &mb[j], n - j);
+		dfe_drop(d, sa, sa->dir == DFE_DIR_IN ? SG_DROP_MALFORMED :
+			 SG_DROP_NO_MBUF, &mb[j], n - j);
 	}
 	if (j == 0)
 		return;
+	if (sa->iv_rand)
+		dfe_cbc_iv_fix(cop, j);
 	e = rte_cryptodev_enqueue_burst(d->c.cdev_id, d->c.cdev_qp, cop, j);
 	d->inflight += e;
 	if (e < j) {
@@ -138,8 +141,8 @@ lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 }
 
 /* Lookaside: collect completed operations, grouped by SA. */
-static unsigned
-lksd_drain(struct dfe *d)
+unsigned
+dfe_lksd_drain(struct dfe *d)
 {
 	struct rte_crypto_op *cop[SG_BURST];
 	struct rte_mbuf *mb[SG_BURST];
@@ -154,7 +157,12 @@ lksd_drain(struct dfe *d)
 	ng = rte_ipsec_pkt_crypto_group((const struct rte_crypto_op **)cop,
 					mb, grp, n);
 	for (i = 0; i < ng; i++) {
-		finish(d, (struct dfe_sa *)grp[i].id.ptr, grp[i].m, grp[i].cnt);
+		struct dfe_sa *sa = (struct dfe_sa *)grp[i].id.ptr;
+
+		if (sa->dir == DFE_DIR_IN)
+			finish(d, sa, grp[i].m, grp[i].cnt);
+		else
+			dfe_outbound_finish(d, sa, grp[i].m, grp[i].cnt);
 		done += grp[i].cnt;
 	}
 	/* ops with no session: cannot happen with our sessions; count it */
@@ -172,8 +180,8 @@ crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 {
 	uint16_t n;
 
-	if (d->c.crypto == DFE_CRYPTO_LOOKASIDE) {
-		lksd_submit(d, sa, mb, k);
+	if (sa->lksd) {
+		dfe_lksd_submit(d, sa, mb, k);
 		return;
 	}
 	n = rte_ipsec_pkt_cpu_prepare(&sa->ss, mb, k);
@@ -253,7 +261,7 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 					sa->replay->win, seq) >> 32)) && k != 0) {
 				crypto(d, sa, mb, k);
 				while (d->inflight != 0)
-					lksd_drain(d);
+					dfe_lksd_drain(d);
 				done += k;
 				k = 0;
 				base = sa->replay->top;
@@ -280,12 +288,25 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 }
 
 static void
+run_sa(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
+{
+	if (sa->dir == DFE_DIR_IN)
+		inbound(d, sa, mb, n);
+	else
+		dfe_outbound(d, sa, mb, n);
+}
+
+static void
 run_groups(struct dfe *d, struct grp *g, unsigned ng)
 {
 	unsigned i;
 
-	for (i = 0; i < ng; i++)
-		inbound(d, g[i].sa, g[i].m, g[i].n);
+	for (i = 0; i < ng; i++) {
+		if (g[i].sa->dir == DFE_DIR_IN)
+			inbound(d, g[i].sa, g[i].m, g[i].n);
+		else
+			dfe_outbound(d, g[i].sa, g[i].m, g[i].n);
+	}
 }
 
 /*
@@ -311,7 +332,7 @@ gate_open(struct dfe *d, struct dfe_sa *sa)
 		    cfe_class_gen(cls) == sa->gen) {
 			run[nr++] = m;
 			if (nr == SG_BURST) {
-				inbound(d, sa, run, nr);
+				run_sa(d, sa, run, nr);
 				nr = 0;
 			}
 		} else {
@@ -319,7 +340,7 @@ gate_open(struct dfe *d, struct dfe_sa *sa)
 		}
 	}
 	if (nr != 0)
-		inbound(d, sa, run, nr);
+		run_sa(d, sa, run, nr);
 	d->n_stash = keep;
 	sa->stashed = 0;
 }
@@ -395,8 +416,8 @@ dfe_poll(struct dfe *d)
 	struct rte_mbuf *in[SG_BURST];
 	unsigned n, done = 0;
 
-	if (d->c.crypto == DFE_CRYPTO_LOOKASIDE && d->inflight != 0)
-		done = lksd_drain(d);
+	if (d->inflight != 0)
+		done = dfe_lksd_drain(d);
 	n = rte_ring_dequeue_burst(d->c.ring, (void **)in, SG_BURST, NULL);
 	if (n != 0) {
 		if (d->c.count_pkts)

@@ -21,6 +21,10 @@ struct dfe_sa {
 	struct rte_ipsec_session ss;
 	uint32_t spi;
 	uint16_t gen;
+	uint8_t dir;
+	uint8_t lksd;                 /* enqueue/dequeue path for this SA */
+	uint8_t iv_rand;              /* CBC outbound: dfe_cbc_iv_fix() */
+	uint8_t pad_align;
 	uint8_t mode;
 	uint8_t inner_family;
 	uint8_t natt;
@@ -39,6 +43,17 @@ struct dfe_sa {
 	void *cses;
 	uint8_t cdev_id;
 	struct dfe_replay *replay;
+	/* outbound */
+	uint64_t out_sqn;             /* sequence numbers handed out */
+	uint64_t sqn_max;
+	uint16_t egress_port;
+	uint16_t mtu;
+	uint16_t overhead;            /* ESP bytes added besides padding */
+	uint8_t iv_len;
+	uint8_t hdr_len;
+	uint8_t hdr[DFE_HDR_MAX];
+	struct sg_addr remote;
+	uint16_t encap_sport, encap_dport;
 } __rte_cache_aligned;
 
 struct dfe {
@@ -52,6 +67,16 @@ struct dfe {
 
 void dfe_forward(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		 uint16_t n);
+/* dfe_outbound.c */
+void dfe_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		  uint16_t n);
+void dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa,
+			 struct rte_mbuf *mb[], uint16_t n);
+void dfe_cbc_iv_fix(struct rte_crypto_op *cop[], uint16_t n);
+/* dfe_inbound.c: the enqueue/dequeue crypto path, both directions */
+void dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		     uint16_t n);
+unsigned dfe_lksd_drain(struct dfe *d);
 
 static inline void
 dfe_drop(struct dfe *d, struct dfe_sa *sa, enum sg_drop why,

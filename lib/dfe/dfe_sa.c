@@ -7,6 +7,9 @@
 #include <rte_errno.h>
 #include <rte_ipsec.h>
 #include <rte_malloc.h>
+#include <rte_esp.h>
+#include <rte_ether.h>
+#include <rte_udp.h>
 
 #include "dfe_priv.h"
 
@@ -74,12 +77,35 @@ fill_prm(struct rte_ipsec_sa_prm *prm, const struct dfe_sa_prm *p,
 	prm->userdata = (uintptr_t)sa;
 	prm->ipsec_xform.spi = p->spi;
 	prm->ipsec_xform.salt = p->salt;
-	prm->ipsec_xform.direction = RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
+	prm->ipsec_xform.direction = p->dir == DFE_DIR_IN ?
+		RTE_SECURITY_IPSEC_SA_DIR_INGRESS :
+		RTE_SECURITY_IPSEC_SA_DIR_EGRESS;
 	prm->ipsec_xform.proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
-	prm->ipsec_xform.replay_win_sz = p->replay_window;
+	prm->ipsec_xform.replay_win_sz = p->dir == DFE_DIR_IN ?
+		p->replay_window : 0;
 	prm->ipsec_xform.options.esn = p->esn;
 	prm->crypto_xform = p->xform;
-	if (p->mode == DFE_MODE_TUNNEL) {
+	if (p->dir == DFE_DIR_OUT && p->mode == DFE_MODE_TUNNEL) {
+		/*
+		 * The template is the whole frame head: Ethernet of the pinned
+		 * next hop, outer IP, and UDP for NAT-T. lib/ipsec's own UDP
+		 * encapsulation is not used (it mis-places the UDP length in
+		 * some 22.11 builds); the UDP length is set after the crypto,
+		 * outside what ESP authenticates. Outer DSCP and ECN are
+		 * copied from the inner header (RFC 4301 5.1.2.1).
+		 */
+		prm->ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
+		prm->ipsec_xform.tunnel.type = p->outer_family == 4 ?
+			RTE_SECURITY_IPSEC_TUNNEL_IPV4 :
+			RTE_SECURITY_IPSEC_TUNNEL_IPV6;
+		prm->ipsec_xform.options.copy_dscp = 1;
+		prm->ipsec_xform.options.ecn = 1;
+		prm->tun.hdr = p->hdr;
+		prm->tun.hdr_len = p->hdr_len;
+		prm->tun.hdr_l3_off = sizeof(struct rte_ether_hdr);
+		prm->tun.next_proto = p->inner_family == 4 ? IPPROTO_IPIP :
+			IPPROTO_IPV6;
+	} else if (p->mode == DFE_MODE_TUNNEL) {
 		prm->ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
 		prm->ipsec_xform.tunnel.type = p->outer_family == 4 ?
 			RTE_SECURITY_IPSEC_TUNNEL_IPV4 :
@@ -91,6 +117,37 @@ fill_prm(struct rte_ipsec_sa_prm *prm, const struct dfe_sa_prm *p,
 		prm->trs.proto = p->outer_family == 4 ? IPPROTO_IPIP :
 			IPPROTO_IPV6;
 	}
+}
+
+/*
+ * Outbound sizes: IV, ICV and padding boundary of the transform, for the
+ * MTU check. CBC is marked for the IV fix of dfe_outbound.c.
+ */
+static int
+xform_sizes(struct dfe_sa *sa, const struct rte_crypto_sym_xform *x)
+{
+	uint16_t icv = 0;
+
+	sa->pad_align = 4;
+	for (; x != NULL; x = x->next) {
+		if (x->type == RTE_CRYPTO_SYM_XFORM_AEAD) {
+			sa->iv_len = 8;
+			icv = x->aead.digest_length;
+		} else if (x->type == RTE_CRYPTO_SYM_XFORM_AUTH) {
+			icv = x->auth.digest_length;
+		} else if (x->cipher.algo == RTE_CRYPTO_CIPHER_AES_CBC) {
+			sa->iv_len = 16;
+			sa->pad_align = 16;
+			sa->iv_rand = 1;
+		} else if (x->cipher.algo == RTE_CRYPTO_CIPHER_AES_CTR) {
+			sa->iv_len = 8;
+		} else if (x->cipher.algo != RTE_CRYPTO_CIPHER_NULL) {
+			return -ENOTSUP;
+		}
+	}
+	sa->overhead = sizeof(struct rte_esp_hdr) + sa->iv_len + icv +
+		sizeof(struct rte_esp_tail);
+	return 0;
 }
 
 struct dfe_sa *
@@ -114,6 +171,7 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 	}
 	sa->spi = p->spi;
 	sa->gen = p->gen;
+	sa->dir = p->dir;
 	sa->mode = p->mode;
 	sa->inner_family = p->mode == DFE_MODE_TUNNEL ? p->inner_family :
 		p->outer_family;
@@ -125,6 +183,29 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 	sa->n_sel = p->n_sel;
 	memcpy(sa->sel, p->sel, sizeof(p->sel[0]) * p->n_sel);
 	sa->cdev_id = d->c.cdev_id;
+	if (p->dir == DFE_DIR_OUT && xform_sizes(sa, p->xform) != 0) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	sa->lksd = d->c.crypto == DFE_CRYPTO_LOOKASIDE || sa->iv_rand;
+	if (sa->lksd && d->c.cop_pool == NULL) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (p->dir == DFE_DIR_OUT) {
+		sa->sqn_max = p->esn ? UINT64_MAX : UINT32_MAX;
+		sa->egress_port = p->egress_port;
+		sa->mtu = p->mtu;
+		sa->hdr_len = p->hdr_len;
+		memcpy(sa->hdr, p->hdr, sizeof(sa->hdr));
+		sa->remote = p->remote;
+		sa->encap_sport = p->encap_sport;
+		sa->encap_dport = p->encap_dport;
+		sa->overhead += p->mode == DFE_MODE_TUNNEL ?
+			p->hdr_len - sizeof(struct rte_ether_hdr) : 0;
+		if (p->mode == DFE_MODE_TRANSPORT && p->natt)
+			sa->overhead += sizeof(struct rte_udp_hdr);
+	}
 
 	sa->replay = rte_zmalloc_socket("dfe_replay",
 					dfe_replay_size(p->replay_window),
@@ -158,9 +239,8 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		goto fail;
 	}
 	sa->ss.sa = sa->ipsec_sa;
-	sa->ss.type = d->c.crypto == DFE_CRYPTO_CPU ?
-		RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO :
-		RTE_SECURITY_ACTION_TYPE_NONE;
+	sa->ss.type = sa->lksd ? RTE_SECURITY_ACTION_TYPE_NONE :
+		RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO;
 	sa->ss.crypto.ses = sa->cses;
 	sa->ss.crypto.dev_id = d->c.cdev_id;
 	rc = rte_ipsec_session_prepare(&sa->ss);
@@ -218,8 +298,9 @@ dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
 	out->packets = sa->packets;
 	out->bytes = sa->bytes;
 	memcpy(out->drop, sa->drop, sizeof(out->drop));
-	out->last_sqn = sa->replay->top;
+	out->last_sqn = sa->dir == DFE_DIR_IN ? sa->replay->top : sa->out_sqn;
 	out->gated = sa->gated;
+	out->expired = sa->expired;
 }
 
 void

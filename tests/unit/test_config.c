@@ -1510,16 +1510,19 @@ static const struct tcase cases[] = {
 		 POL1("proto: 50, dport: 1-2, action: discard") "  #! policies[5].dport: ports need proto tcp or udp\n"
 		 POL1("proto: 6, sport: 1-2, dport: 3, action: discard") "\n"
 		 POL1("proto: icmp, sport: any, dport: 0-65535, action: discard") "\n" },
-	{ "policy: protect names an SA of its direction",
+	{ "policy: inbound protect names an inbound SA; outbound may name one not configured yet",
 	  .pol = SA_OK
+		 "  - { spi: 0x2001, dir: out, mode: tunnel, aead: aes-128-gcm, key: 0x" K20 ", local: 172.16.2.5, remote: 172.16.1.5 }\n"
 		 "policies:\n"
 		 "  - { dir: in, src: 10.0.0.0/8, dst: 10.1.0.0/16, action: protect, sa: 4097 }\n"
-		 POL1("action: protect, sa: 0x1001") "  #! policies[1].sa: SA 0x1001 is not a dir out SA\n"
-		 POL1("action: protect, sa: 0x1002") "  #! policies[2].sa: no SA with spi 0x1002\n"
-		 POL1("action: protect") "  #! policies[3]: missing 'sa' (action protect)\n"
-		 POL1("action: bypass, sa: 0x1001") "  #! policies[4].sa: only protect policies name an SA\n"
-		 POL1("action: discard, sa: 0x1001") "  #! policies[5].sa: only protect policies name an SA\n"
-		 POL1("action: protect, sa: x") "  #! policies[6].sa: 'x' is not a number\n" },
+		 POL1("action: protect, sa: 0x1001") "\n"
+		 POL1("action: protect, sa: 0x1002") "\n"
+		 "  - { dir: in, src: 10.0.0.0/8, dst: 10.1.0.0/16, action: protect, sa: 0x1003 }  #! policies[3].sa: no SA with spi 0x1003\n"
+		 "  - { dir: in, src: 10.0.0.0/8, dst: 10.1.0.0/16, action: protect, sa: 0x2001 }  #! policies[4].sa: SA 0x2001 is not a dir in SA\n"
+		 POL1("action: protect") "  #! policies[5]: missing 'sa' (action protect)\n"
+		 POL1("action: bypass, sa: 0x1001") "  #! policies[6].sa: only protect policies name an SA\n"
+		 POL1("action: discard, sa: 0x1001") "  #! policies[7].sa: only protect policies name an SA\n"
+		 POL1("action: protect, sa: x") "  #! policies[8].sa: 'x' is not a number\n" },
 	{ "policy: SAs may come after the policies",
 	  .pol = "policies:\n  - { dir: in, src: 10.0.0.0/8, dst: 10.1.0.0/16, action: protect, sa: 0x1001 }\n"
 		 SA_OK },
