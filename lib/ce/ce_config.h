@@ -87,6 +87,8 @@ struct ce_deploy {
 	uint32_t hold_packets;        /* hold = { packets = N; } per SA; 256 [1..65536] */
 	uint32_t hold_timeout_ms;     /* hold = { timeout_ms = N; }; 2000 [1..3600000] */
 	uint32_t ring_size;           /* rings = { size = N; } power of 2; 4096 [64..2^28] */
+	uint32_t sa_capacity;         /* sa_capacity = N; SAs configured + added
+					 * at runtime; default max(2 x file, 4096) */
 	uint32_t mbufs;               /* mbufs = N; one pool, main lcore socket; 16384 [1024..2^28] */
 	/* where ce_config_validate() reports deployment problems: the source
 	 * line of `ports`, `lcores` and `crypto` (0 when absent) */
@@ -189,6 +191,10 @@ struct ce_policydb {
 int ce_policydb_load(const char *path, struct ce_policydb *out,
 		     struct ce_diag *diag);
 /* Release what ce_policydb_load() allocated; db may be NULL. */
+/* The same from text in memory (a control request); 'name' is used as the
+ * path in messages. */
+int ce_policydb_parse(const char *name, const char *text, size_t len,
+		      struct ce_policydb *out, struct ce_diag *diag);
 void ce_policydb_free(struct ce_policydb *db);
 
 /* Cross-checks between the two files: route/neighbour ports exist, routes'

@@ -743,6 +743,13 @@ static int p_mbufs(struct dctx *c, const config_setting_t *s,
 		       &((struct ce_deploy *)obj)->mbufs);
 }
 
+static int p_sa_capacity(struct dctx *c, const config_setting_t *s,
+			 const char *name, void *obj)
+{
+	return get_u32(c, s, name, 1, 1 << 24,
+		       &((struct ce_deploy *)obj)->sa_capacity);
+}
+
 static const struct dkw punt_kws[] = {
 	{ "rate", p_punt_rate, false },
 	{ "burst", p_punt_burst, false },
@@ -794,6 +801,7 @@ static const struct dkw top_kws[] = {
 	{ "hold", p_hold, false },
 	{ "rings", p_rings, false },
 	{ "mbufs", p_mbufs, false },
+	{ "sa_capacity", p_sa_capacity, false },
 };
 _Static_assert(DIM(top_kws) <= KW_MAX, "walk_group() seen[] too small");
 

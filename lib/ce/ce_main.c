@@ -221,7 +221,7 @@ elements_init(struct ce *ce)
 			.route = ce->route,
 			.txq = lc->txq,
 			.stats = lc->st,
-			.max_sa = ce->db->n_sas + 1,
+			.max_sa = ce->cap_sa + 1,
 			.stash_per_sa = dep->hold_packets,
 			.count_pkts = !(lc->roles & SG_ROLE_CFE),
 		};
@@ -281,7 +281,7 @@ eager_install(struct ce *ce)
 	int rc;
 
 	for (i = 0; i < ce->n_sa; i++) {
-		struct ce_sa *sa = &ce->sa[i];
+		struct ce_sa *sa = ce->sa[i];
 
 		if (sa->cfg->install != CE_INSTALL_EAGER)
 			continue;
@@ -320,6 +320,12 @@ ce_create(const struct ce_deploy *dep, const struct ce_policydb *db,
 	ce->hz = rte_get_tsc_hz();
 	ce->start_tsc = rte_rdtsc();
 	ce->ce_lcore = dep->ce_lcore;
+	/* room for SAs added at runtime: the configured capacity, or twice the
+	 * file's SAs (at least 4096) */
+	ce->cap_sa = dep->sa_capacity != 0 ? dep->sa_capacity :
+		RTE_MAX(db->n_sas * 2, 4096u);
+	if (ce->cap_sa < db->n_sas)
+		ce->cap_sa = db->n_sas;
 	pthread_mutex_init(&ce->lock, NULL);
 	rte_spinlock_init(&ce->ev_lock);
 	if (dep->ce_lcore != rte_get_main_lcore()) {
@@ -347,7 +353,7 @@ ce_create(const struct ce_deploy *dep, const struct ce_policydb *db,
 	}
 	if ((rc = ce_ports_init(ce)) != 0 || (rc = ce_crypto_init(ce)) != 0)
 		goto fail;
-	ce->table = cfe_table_create("sg_cls", RTE_MAX(db->n_sas * 2, 1024u),
+	ce->table = cfe_table_create("sg_cls", RTE_MAX(ce->cap_sa * 2, 1024u),
 				     rte_socket_id(), ce->qsv);
 	if (ce->table == NULL) {
 		CE_LOG(ERR, "classification table: %s", rte_strerror(rte_errno));
@@ -358,6 +364,8 @@ ce_create(const struct ce_deploy *dep, const struct ce_policydb *db,
 	    (rc = ce_sadb_init(ce)) != 0 || (rc = eager_install(ce)) != 0)
 		goto fail;
 	if (dep->telemetry && ce_telemetry_init(ce) != 0)
+		goto fail;
+	if (ce_ctl_init(ce) != 0)
 		goto fail;
 	return ce;
 fail:
@@ -384,6 +392,7 @@ ce_destroy(struct ce *ce)
 
 	if (ce == NULL)
 		return;
+	ce_ctl_fini(ce);
 	if (ce->sa != NULL)
 		ce_sadb_fini(ce);
 	for (i = 0; i < ce->n_cfe; i++)

@@ -1486,6 +1486,33 @@ static void parse_doc(struct yctx *c, yaml_parser_t *parser)
 	c->doc = NULL;
 }
 
+/* The same parser over text in memory: control-socket requests are checked
+ * by exactly the code that checks the file. 'name' stands for the path in
+ * messages. */
+int ce_policydb_parse(const char *name, const char *text, size_t len,
+		      struct ce_policydb *out, struct ce_diag *diag)
+{
+	struct yctx c = { .path = name, .diag = diag, .db = out };
+	yaml_parser_t parser;
+	unsigned errors;
+
+	if (name == NULL || text == NULL || out == NULL || diag == NULL)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	errors = diag->errors;
+	snprintf(out->path, sizeof(out->path), "%s", name);
+	if (yaml_parser_initialize(&parser) == 0) {
+		err(&c, 0, NULL, "out of memory");
+		return -EINVAL;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	parse_doc(&c, &parser);
+	yaml_parser_delete(&parser);
+	free(c.sa_ok);
+	free(c.pol_sa_line);
+	return diag->errors == errors ? 0 : -EINVAL;
+}
+
 int ce_policydb_load(const char *path, struct ce_policydb *out,
 		     struct ce_diag *diag)
 {

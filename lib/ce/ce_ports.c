@@ -14,6 +14,9 @@
 #define RX_DESC 1024
 #define TX_DESC 1024
 #define CRYPTO_DESC 2048
+/* crypto sessions exist for installed SAs only (lazy install); this bounds
+ * their memory (docs/configuration.md, sa_capacity) */
+#define CE_MAX_SESSIONS (1u << 18)
 
 /* lcores that transmit: every CFE (bypass) and DFE lcore, each once */
 static unsigned
@@ -179,7 +182,7 @@ int
 ce_crypto_init(struct ce *ce)
 {
 	const struct ce_deploy *dep = ce->dep;
-	unsigned i, nsess = ce->db->n_sas + 64;
+	unsigned i, nsess = RTE_MIN(ce->cap_sa, CE_MAX_SESSIONS) + 64;
 	int rc;
 
 	ce->n_cdev = dep->n_cryptodevs;

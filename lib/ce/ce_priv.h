@@ -46,7 +46,9 @@ extern const char *const ce_sa_state_names[];
 
 /* The CE's full SA: configuration, placement, and held packets. */
 struct ce_sa {
-	const struct ce_sa_cfg *cfg;
+	struct ce_sa_cfg cfg_store;   /* own copy: outlives the file or request */
+	const struct ce_sa_cfg *cfg;  /* = &cfg_store */
+	unsigned idx;                 /* in ce->sa[] */
 	enum ce_sa_state state;
 	uint8_t inner_family;
 	bool shared_spi;              /* another inbound SA has this SPI */
@@ -146,8 +148,8 @@ struct ce {
 
 	/* SA database */
 	pthread_mutex_t lock;          /* CE thread vs telemetry thread */
-	unsigned n_sa;
-	struct ce_sa *sa;              /* one per configured SA */
+	unsigned n_sa, cap_sa;         /* cap_sa: SA slots (config + runtime) */
+	struct ce_sa **sa;             /* one per configured SA */
 	struct rte_hash *by_spi;       /* inbound SPI -> first ce_sa */
 	unsigned n_installed;          /* SAs in the data path */
 	unsigned n_timed;
@@ -162,6 +164,8 @@ struct ce {
 	rte_spinlock_t ev_lock;        /* CE thread vs telemetry thread */
 	uint64_t n_events;
 	struct ce_event events[CE_EVENTS];
+	struct ce_ctl *ctl;            /* control socket, NULL without */
+	uint64_t next_ctl_tsc;
 	uint64_t unknown_log_tsc;
 	uint64_t unknown_suppressed;
 
@@ -185,6 +189,9 @@ void ce_crypto_fini(struct ce *ce);
 int ce_sadb_init(struct ce *ce);
 void ce_sadb_fini(struct ce *ce);
 int ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated);
+struct ce_sa *ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg);
+void ce_sa_remove(struct ce *ce, struct ce_sa *sa);
+void ce_sa_adopt_held(struct ce *ce, struct ce_sa *sa);
 struct ce_sa *ce_sa_find_in(struct ce *ce, uint32_t spi, const uint8_t *dst,
 			    uint8_t family);
 struct ce_sa *ce_sa_find(struct ce *ce, uint32_t spi, int dir);
@@ -194,7 +201,18 @@ unsigned ce_sadb_held(const struct ce *ce);
 /* ce_punt.c */
 unsigned ce_poll(struct ce *ce);
 
+/* ce_ctl.c */
+int ce_ctl_init(struct ce *ce);
+void ce_ctl_fini(struct ce *ce);
+void ce_ctl_poll(struct ce *ce);
+
 /* ce_telemetry.c */
+struct ce_stat_field {
+	const char *name;
+	size_t off;
+};
+extern const struct ce_stat_field ce_stat_fields[];
+extern const unsigned ce_n_stat_fields;
 int ce_telemetry_init(struct ce *ce);
 void ce_stats_total(struct ce *ce, struct sg_lcore_stats *tot);
 

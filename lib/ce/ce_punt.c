@@ -425,6 +425,10 @@ ce_poll(struct ce *ce)
 		phold_expire(ce, now);
 		ce->next_life_tsc = now + ce->hz / 100;
 	}
+	if (ce->ctl != NULL && now >= ce->next_ctl_tsc) {
+		ce_ctl_poll(ce);
+		ce->next_ctl_tsc = now + ce->hz / 1000;
+	}
 	progress(ce, now);
 	life_cycle(ce, now);
 	return n;

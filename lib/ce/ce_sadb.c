@@ -47,6 +47,55 @@ inner_family(const struct ce_policydb *db, const struct ce_sa_cfg *s)
 	return s->local.family ? s->local.family : 4;
 }
 
+/*
+ * A new SA in the database (from the file at start, or a control request):
+ * indexed by SPI for the punt path, not yet in the data path.
+ */
+struct ce_sa *
+ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
+{
+	struct ce_sa *sa;
+	void *head = NULL;
+
+	if (ce->n_sa == ce->cap_sa) {
+		rte_errno = ENOSPC;
+		return NULL;
+	}
+	sa = rte_zmalloc("ce_sa", sizeof(*sa), 0);
+	if (sa == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	sa->cfg_store = *cfg;
+	sa->cfg = &sa->cfg_store;
+	sa->state = CE_SA_CONFIGURED;
+	sa->inner_family = sa->cfg->mode == CE_MODE_TUNNEL ?
+		inner_family(ce->db, sa->cfg) :
+		(sa->cfg->local.family ? sa->cfg->local.family : 4);
+	if (sa->cfg->dir != CE_DIR_IN) {
+		if (rte_hash_add_key_data(ce->by_spi_out, &sa->cfg->spi, sa) != 0)
+			goto nomem;
+	} else if (rte_hash_lookup_data(ce->by_spi, &sa->cfg->spi, &head) >= 0) {
+		struct ce_sa *h = head;
+
+		sa->next_spi = h->next_spi;
+		h->next_spi = sa;
+		for (; h != NULL; h = h->next_spi)
+			h->shared_spi = true;
+	} else if (rte_hash_add_key_data(ce->by_spi, &sa->cfg->spi, sa) != 0) {
+		goto nomem;
+	}
+	if (sa->cfg->hard.seconds != 0)
+		ce->timed[ce->n_timed++] = sa;
+	sa->idx = ce->n_sa;
+	ce->sa[ce->n_sa++] = sa;
+	return sa;
+nomem:
+	rte_free(sa);
+	rte_errno = ENOMEM;
+	return NULL;
+}
+
 int
 ce_sadb_init(struct ce *ce)
 {
@@ -54,16 +103,15 @@ ce_sadb_init(struct ce *ce)
 	struct rte_hash_parameters hp = { 0 };
 	unsigned i, d;
 
-	ce->n_sa = db->n_sas;
-	ce->sa = rte_zmalloc("ce_sa", sizeof(*ce->sa) * (db->n_sas + 1), 0);
+	ce->sa = rte_zmalloc("ce_sa", sizeof(*ce->sa) * (ce->cap_sa + 1), 0);
 	ce->pending = rte_zmalloc("ce_pending",
-				  sizeof(*ce->pending) * (db->n_sas + 1), 0);
+				  sizeof(*ce->pending) * (ce->cap_sa + 1), 0);
 	ce->timed = rte_zmalloc("ce_timed",
-				sizeof(*ce->timed) * (db->n_sas + 1), 0);
+				sizeof(*ce->timed) * (ce->cap_sa + 1), 0);
 	if (ce->sa == NULL || ce->pending == NULL || ce->timed == NULL)
 		return -ENOMEM;
 	hp.name = "ce_by_spi";
-	hp.entries = RTE_MAX(db->n_sas, 64u);
+	hp.entries = RTE_MAX(ce->cap_sa, 64u);
 	hp.key_len = sizeof(uint32_t);
 	hp.hash_func = rte_jhash;
 	hp.socket_id = rte_socket_id();
@@ -73,40 +121,13 @@ ce_sadb_init(struct ce *ce)
 	if (ce->by_spi == NULL || ce->by_spi_out == NULL)
 		return -ENOMEM;
 
-	for (i = 0; i < db->n_sas; i++) {
-		struct ce_sa *sa = &ce->sa[i];
-		void *head = NULL;
-
-		sa->cfg = &db->sas[i];
-		sa->state = CE_SA_CONFIGURED;
-		sa->inner_family = sa->cfg->mode == CE_MODE_TUNNEL ?
-			inner_family(db, sa->cfg) :
-			(sa->cfg->local.family ? sa->cfg->local.family : 4);
-		if (sa->cfg->hard.seconds != 0)
-			ce->timed[ce->n_timed++] = sa;
-		if (sa->cfg->dir != CE_DIR_IN) {
-			/* the loader refuses duplicate (spi, dir, local) */
-			if (rte_hash_add_key_data(ce->by_spi_out, &sa->cfg->spi,
-						  sa) != 0)
-				return -ENOMEM;
-			continue;
-		}
-		if (rte_hash_lookup_data(ce->by_spi, &sa->cfg->spi, &head) >= 0) {
-			struct ce_sa *h = head;
-
-			sa->next_spi = h->next_spi;
-			h->next_spi = sa;
-			for (; h != NULL; h = h->next_spi)
-				h->shared_spi = true;
-		} else if (rte_hash_add_key_data(ce->by_spi, &sa->cfg->spi,
-						 sa) != 0) {
-			return -ENOMEM;
-		}
-	}
+	for (i = 0; i < db->n_sas; i++)
+		if (ce_sa_new(ce, &db->sas[i]) == NULL)
+			return -rte_errno;
 
 	for (d = 0; d < ce->n_dfe; d++) {
 		struct ce_dfe_slots *s = &ce->slots[d];
-		uint32_t max = db->n_sas + 1, k;
+		uint32_t max = ce->cap_sa + 1, k;
 
 		s->free = rte_malloc("ce_slots", sizeof(uint32_t) * max, 0);
 		s->gen = rte_zmalloc("ce_gen", sizeof(uint16_t) * max, 0);
@@ -119,24 +140,32 @@ ce_sadb_init(struct ce *ce)
 	return 0;
 }
 
+static void
+hold_flush(struct ce *ce, struct ce_sa *sa, enum sg_drop why)
+{
+	while (sa->n_hold != 0) {
+		rte_pktmbuf_free(sa->hold[sa->hold_head]);
+		ce->st->drop[why]++;
+		sa->hold_head = (sa->hold_head + 1) % ce->dep->hold_packets;
+		sa->n_hold--;
+	}
+}
+
 void
 ce_sadb_fini(struct ce *ce)
 {
 	unsigned i, d;
 
 	for (i = 0; i < ce->n_sa; i++) {
-		struct ce_sa *sa = &ce->sa[i];
+		struct ce_sa *sa = ce->sa[i];
 
-		while (sa->n_hold != 0) {
-			rte_pktmbuf_free(sa->hold[sa->hold_head]);
-			sa->hold_head = (sa->hold_head + 1) % ce->dep->hold_packets;
-			sa->n_hold--;
-		}
+		hold_flush(ce, sa, SG_DROP_UNKNOWN_SPI);
 		rte_free(sa->hold);
 		if (sa->rt != NULL) {
 			dfe_sa_unpublish(ce->dfe[sa->dfe], sa->slot);
 			dfe_sa_free(sa->rt);
 		}
+		rte_free(sa);
 	}
 	for (d = 0; d < ce->n_dfe; d++) {
 		rte_free(ce->slots[d].free);
@@ -183,9 +212,9 @@ ce_sa_find(struct ce *ce, uint32_t spi, int dir)
 	unsigned i;
 
 	for (i = 0; i < ce->n_sa; i++)
-		if (ce->sa[i].cfg->spi == spi &&
-		    (dir < 0 || (int)ce->sa[i].cfg->dir == dir))
-			return &ce->sa[i];
+		if (ce->sa[i]->cfg->spi == spi &&
+		    (dir < 0 || (int)ce->sa[i]->cfg->dir == dir))
+			return ce->sa[i];
 	return NULL;
 }
 
@@ -508,4 +537,161 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 	CE_LOG(DEBUG, "SA 0x%x (%s) installed on DFE %d slot %u", c->spi,
 	       c->dir == CE_DIR_IN ? "in" : "out", d, sa->slot);
 	return 0;
+}
+
+static void
+del_keys(struct ce *ce, struct ce_sa *sa)
+{
+	struct cfe_class_key k;
+	const struct ce_sa *o;
+	void *head;
+
+	memset(&k, 0, sizeof(k));
+	k.spi = sa->cfg->spi;
+	if (!sa->shared_spi) {
+		cfe_table_del(ce->table, &k);
+		return;
+	}
+	k.family = sa->cfg->local.family;
+	memcpy(k.dst, sa->cfg->local.a, 16);
+	cfe_table_del(ce->table, &k);
+	/* the SPI-only entry stays while another SA of the SPI is reachable */
+	if (rte_hash_lookup_data(ce->by_spi, &sa->cfg->spi, &head) < 0)
+		return;
+	for (o = head; o != NULL; o = o->next_spi)
+		if (o != sa && o->rt != NULL)
+			return;
+	memset(&k, 0, sizeof(k));
+	k.spi = sa->cfg->spi;
+	cfe_table_del(ce->table, &k);
+}
+
+static void
+unindex(struct ce *ce, struct ce_sa *sa)
+{
+	struct ce_sa *h, **pp;
+	void *head;
+	unsigned i;
+
+	if (sa->cfg->dir != CE_DIR_IN) {
+		rte_hash_del_key(ce->by_spi_out, &sa->cfg->spi);
+	} else if (rte_hash_lookup_data(ce->by_spi, &sa->cfg->spi, &head) >= 0) {
+		h = head;
+		if (h == sa) {
+			if (sa->next_spi != NULL)
+				rte_hash_add_key_data(ce->by_spi, &sa->cfg->spi,
+						      sa->next_spi);
+			else
+				rte_hash_del_key(ce->by_spi, &sa->cfg->spi);
+		} else {
+			for (pp = &h->next_spi; *pp != NULL; pp = &(*pp)->next_spi)
+				if (*pp == sa) {
+					*pp = sa->next_spi;
+					break;
+				}
+		}
+	}
+	for (i = 0; i < ce->n_timed; i++)
+		if (ce->timed[i] == sa) {
+			ce->timed[i] = ce->timed[--ce->n_timed];
+			break;
+		}
+	ce->sa[sa->idx] = ce->sa[--ce->n_sa];
+	ce->sa[sa->idx]->idx = sa->idx;
+}
+
+/*
+ * Remove an SA while traffic flows: first nothing may reach it (its
+ * classification key or SPD binding goes), then, after a grace period, its
+ * DFE slot is emptied; after a second grace period and once the crypto
+ * device has returned its operations, nothing can hold it and it is freed.
+ * Packets of it still queued in rings meet an empty slot or, once the slot
+ * is reused, another generation: they count as unknown_spi. CE thread,
+ * with ce->lock held.
+ */
+void
+ce_sa_remove(struct ce *ce, struct ce_sa *sa)
+{
+	const struct ce_lcore *lc = ce->lc[ce->ce_lcore];
+	unsigned self = lc->roles & (SG_ROLE_CFE | SG_ROLE_DFE) ?
+		ce->ce_lcore : RTE_QSBR_THRID_INVALID;
+	struct ce_event e = { .type = "sa-removed", .spi = sa->cfg->spi,
+			      .policy = -1 };
+
+	if (sa->rt != NULL) {
+		struct ce_dfe_slots *sl = &ce->slots[sa->dfe];
+
+		if (sa->cfg->dir == CE_DIR_IN)
+			del_keys(ce, sa);
+		else
+			bind_rules(ce, sa, 0);
+		rte_rcu_qsbr_synchronize(ce->qsv, self);
+		dfe_sa_unpublish(ce->dfe[sa->dfe], sa->slot);
+		rte_rcu_qsbr_synchronize(ce->qsv, self);
+		while (dfe_sa_inflight(sa->rt) != 0)
+			rte_pause();
+		dfe_sa_free(sa->rt);
+		sa->rt = NULL;
+		sl->free[sl->n_free++] = sa->slot;
+		sl->installed--;
+		if (sa->state == CE_SA_INSTALLING) {
+			struct ce_sa *last = ce->pending[--ce->n_pending];
+
+			ce->pending[sa->pending_idx] = last;
+			last->pending_idx = sa->pending_idx;
+		}
+		if (sa->state == CE_SA_INSTALLING || sa->state == CE_SA_INSTALLED)
+			ce->n_installed--;
+	}
+	hold_flush(ce, sa, SG_DROP_UNKNOWN_SPI);
+	rte_free(sa->hold);
+	unindex(ce, sa);
+	ce_event_add(ce, &e);
+	rte_free(sa);
+}
+
+/*
+ * An outbound SA that appears (added at runtime) while its policies hold
+ * traffic: install it gated and move what the policies held into its own
+ * queue, in order, so the held packets leave first, then new ones (the
+ * hold idea of sa-establishment-hold.txt).
+ */
+void
+ce_sa_adopt_held(struct ce *ce, struct ce_sa *sa)
+{
+	uint32_t cap = ce->dep->hold_packets;
+	unsigned i;
+	bool any = false;
+
+	if (sa->cfg->dir != CE_DIR_OUT)
+		return;
+	for (i = 0; i < ce->n_out_rules && !any; i++)
+		any = ce->phold[i].n != 0 &&
+			ce->db->policies[ce->out_policy[i]].sa_spi == sa->cfg->spi;
+	if (!any || (sa->state == CE_SA_CONFIGURED &&
+		     ce_sa_install(ce, sa, true) != 0))
+		return;
+	if (sa->hold == NULL)
+		sa->hold = rte_malloc("ce_hold", sizeof(*sa->hold) * cap, 0);
+	for (i = 0; i < ce->n_out_rules; i++) {
+		struct ce_phold *h = &ce->phold[i];
+
+		if (ce->db->policies[ce->out_policy[i]].sa_spi != sa->cfg->spi)
+			continue;
+		while (h->n != 0) {
+			struct rte_mbuf *m = h->q[h->head];
+
+			h->head = (h->head + 1) % cap;
+			h->n--;
+			ce->n_held_policy--;
+			if (sa->hold == NULL || sa->n_hold == cap) {
+				rte_pktmbuf_free(m);
+				ce->st->drop[SG_DROP_HOLD_OVERFLOW]++;
+				continue;
+			}
+			sa->hold[(sa->hold_head + sa->n_hold) % cap] = m;
+			sa->n_hold++;
+		}
+		h->acquired = false;
+	}
 }

@@ -18,13 +18,9 @@
 /* The telemetry API of DPDK 22.11 passes no user argument to callbacks. */
 static struct ce *tel_ce;
 
-/* The counters of /spigate/stats, in reply order. */
-struct stat_field {
-	const char *name;
-	size_t off;
-};
-
-static const struct stat_field stat_fields[] = {
+/* The counters of /spigate/stats, in reply order (also the control
+ * socket's "stats"). */
+const struct ce_stat_field ce_stat_fields[] = {
 	{ "rx", offsetof(struct sg_lcore_stats, rx) },
 	{ "tx", offsetof(struct sg_lcore_stats, tx) },
 	{ "decrypted", offsetof(struct sg_lcore_stats, decrypted) },
@@ -35,6 +31,7 @@ static const struct stat_field stat_fields[] = {
 	{ "reinjected", offsetof(struct sg_lcore_stats, reinjected) },
 	{ "ike", offsetof(struct sg_lcore_stats, ike) },
 };
+const unsigned ce_n_stat_fields = RTE_DIM(ce_stat_fields);
 
 static inline uint64_t
 field(const struct sg_lcore_stats *s, size_t off)
@@ -72,9 +69,9 @@ tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 
 	ce_stats_total(tel_ce, &t);
 	rte_tel_data_start_dict(d);
-	for (i = 0; i < RTE_DIM(stat_fields); i++)
-		rte_tel_data_add_dict_u64(d, stat_fields[i].name,
-					  field(&t, stat_fields[i].off));
+	for (i = 0; i < ce_n_stat_fields; i++)
+		rte_tel_data_add_dict_u64(d, ce_stat_fields[i].name,
+					  field(&t, ce_stat_fields[i].off));
 	drop = rte_tel_data_alloc();
 	if (drop == NULL)
 		return -ENOMEM;
@@ -199,7 +196,7 @@ tel_sa_list(const char *cmd __rte_unused, const char *params,
 	rte_tel_data_add_dict_u64(d, "total", ce->n_sa);
 	pthread_mutex_lock(&ce->lock);
 	for (i = start; i < ce->n_sa && n < SA_PAGE; i++, n++) {
-		const struct ce_sa *sa = &ce->sa[i];
+		const struct ce_sa *sa = ce->sa[i];
 		struct rte_tel_data *c = rte_tel_data_alloc();
 		const char *dir = sa->cfg->dir == CE_DIR_IN ? "in" : "out";
 
@@ -425,9 +422,9 @@ ce_stats_write_json(struct ce *ce, FILE *f)
 
 	ce_stats_total(ce, &t);
 	fputc('{', f);
-	for (i = 0; i < RTE_DIM(stat_fields); i++)
-		fprintf(f, "\"%s\":%" PRIu64 ",", stat_fields[i].name,
-			field(&t, stat_fields[i].off));
+	for (i = 0; i < ce_n_stat_fields; i++)
+		fprintf(f, "\"%s\":%" PRIu64 ",", ce_stat_fields[i].name,
+			field(&t, ce_stat_fields[i].off));
 	fputs("\"drop\":{", f);
 	for (i = 0; i < SG_DROP_MAX; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", sg_drop_names[i],

@@ -128,5 +128,8 @@ void dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out);
 /* Past its hard lifetime (decided by the CE): every packet is dropped as
  * lifetime_expired from now on. */
 void dfe_sa_expire(struct dfe_sa *sa);
+/* Crypto operations of this SA still in the device (lookaside): an SA is
+ * freed only once this is 0. Any thread. */
+unsigned dfe_sa_inflight(const struct dfe_sa *sa);
 
 #endif /* DFE_H */

@@ -133,6 +133,7 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		dfe_cbc_iv_fix(cop, j);
 	e = rte_cryptodev_enqueue_burst(d->c.cdev_id, d->c.cdev_qp, cop, j);
 	d->inflight += e;
+	__atomic_store_n(&sa->inflight, sa->inflight + e, __ATOMIC_RELEASE);
 	if (e < j) {
 		/* ops first: they point at the mbufs */
 		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[e], j - e);
@@ -159,6 +160,8 @@ dfe_lksd_drain(struct dfe *d)
 	for (i = 0; i < ng; i++) {
 		struct dfe_sa *sa = (struct dfe_sa *)grp[i].id.ptr;
 
+		__atomic_store_n(&sa->inflight, sa->inflight - grp[i].cnt,
+				 __ATOMIC_RELEASE);
 		if (sa->dir == DFE_DIR_IN)
 			finish(d, sa, grp[i].m, grp[i].cnt);
 		else

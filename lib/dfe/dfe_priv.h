@@ -32,6 +32,7 @@ struct dfe_sa {
 	volatile uint8_t gated;
 	volatile uint8_t expired;     /* written by the CE */
 	uint32_t stashed;
+	volatile uint32_t inflight;   /* ops in the crypto device */
 	uint64_t hard_packets, hard_bytes;
 	/* counters, single writer */
 	uint64_t packets, bytes;

@@ -303,6 +303,12 @@ dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
 	out->expired = sa->expired;
 }
 
+unsigned
+dfe_sa_inflight(const struct dfe_sa *sa)
+{
+	return __atomic_load_n(&sa->inflight, __ATOMIC_ACQUIRE);
+}
+
 void
 dfe_sa_expire(struct dfe_sa *sa)
 {

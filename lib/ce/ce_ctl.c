@@ -1,0 +1,746 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control socket (docs/control.md): a UNIX stream socket, one JSON
+ * request per line, one JSON reply per request; "events" turns the
+ * connection into a stream of events. Served by the CE thread between
+ * polls, non-blocking: no client, however slow, broken or hostile, can stop
+ * the CE or the data path. Requests that change the SA database go through
+ * the policy-database parser and validators (ce_policydb_parse()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+
+#include "ce_priv.h"
+
+#define CTL_LINE_MAX   (64 * 1024)   /* longest request */
+#define CTL_OUT_MAX    (4 << 20)     /* unsent reply bytes before a drop */
+#define CTL_CLIENTS    128
+
+struct ctl_client {
+	int fd;
+	bool events;                  /* streaming events */
+	bool closing;                 /* close once out[] is sent */
+	uint64_t ev_next;             /* next event sequence to send */
+	size_t in_len, out_len, out_off;
+	char in[CTL_LINE_MAX + 1];
+	char *out;
+	size_t out_cap;
+};
+
+struct ce_ctl {
+	int lfd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned n;
+	struct ctl_client *cl[CTL_CLIENTS];
+};
+
+static void
+out_add(struct ctl_client *c, const char *s, size_t len)
+{
+	if (c->out_len + len > CTL_OUT_MAX) {
+		/* a reader that does not read: let it go */
+		c->closing = true;
+		c->out_len = c->out_off = 0;
+		return;
+	}
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = RTE_MAX(c->out_cap * 2, c->out_len + len + 4096);
+		char *o = realloc(c->out, cap);
+
+		if (o == NULL) {
+			c->closing = true;
+			return;
+		}
+		c->out = o;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, s, len);
+	c->out_len += len;
+}
+
+static void
+send_json(struct ctl_client *c, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	if (s == NULL) {
+		c->closing = true;
+		return;
+	}
+	out_add(c, s, strlen(s));
+	out_add(c, "\n", 1);
+	free(s);
+}
+
+static json_t *
+ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *
+fail(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+}
+
+static void
+spi_str(uint32_t spi, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%08x", spi);
+}
+
+/* "0x1001", "4097" or 4097 */
+static int
+get_spi(json_t *req, uint32_t *spi)
+{
+	json_t *v = json_object_get(req, "spi");
+	unsigned long long x;
+	char *end;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0 ||
+		    json_integer_value(v) > UINT32_MAX)
+			return -1;
+		*spi = (uint32_t)json_integer_value(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -1;
+	errno = 0;
+	x = strtoull(json_string_value(v), &end, 0);
+	if (errno != 0 || *end != '\0' || end == json_string_value(v) ||
+	    x > UINT32_MAX)
+		return -1;
+	*spi = (uint32_t)x;
+	return 0;
+}
+
+/* "in" / "out"; absent: *dir = -1 */
+static int
+get_dir(json_t *req, int *dir)
+{
+	json_t *v = json_object_get(req, "dir");
+
+	*dir = -1;
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	if (strcmp(json_string_value(v), "in") == 0)
+		*dir = CE_DIR_IN;
+	else if (strcmp(json_string_value(v), "out") == 0)
+		*dir = CE_DIR_OUT;
+	else
+		return -1;
+	return 0;
+}
+
+static json_t *
+stats_json(struct ce *ce)
+{
+	struct sg_lcore_stats t;
+	json_t *s, *drop;
+	unsigned i;
+
+	ce_stats_total(ce, &t);
+	s = json_object();
+	for (i = 0; i < ce_n_stat_fields; i++)
+		json_object_set_new(s, ce_stat_fields[i].name, json_integer(
+			(json_int_t)*(const uint64_t *)((const char *)&t +
+			ce_stat_fields[i].off)));
+	drop = json_object();
+	for (i = 0; i < SG_DROP_MAX; i++)
+		json_object_set_new(drop, sg_drop_names[i],
+				    json_integer((json_int_t)t.drop[i]));
+	json_object_set_new(s, "drop", drop);
+	return s;
+}
+
+static json_t *
+op_stats(struct ce *ce, json_t *req)
+{
+	json_t *r = ok();
+
+	(void)req;
+	json_object_set_new(r, "stats", stats_json(ce));
+	return r;
+}
+
+static json_t *
+sa_brief(const struct ce_sa *sa)
+{
+	char buf[16];
+
+	spi_str(sa->cfg->spi, buf, sizeof(buf));
+	return json_pack("{s:s,s:s,s:s,s:s}", "spi", buf,
+			 "dir", sa->cfg->dir == CE_DIR_IN ? "in" : "out",
+			 "mode", sa->cfg->mode == CE_MODE_TUNNEL ? "tunnel" :
+			 "transport", "state", ce_sa_state_names[sa->state]);
+}
+
+static json_t *
+op_sa_list(struct ce *ce, json_t *req)
+{
+	json_t *r = ok(), *a = json_array();
+	unsigned i;
+
+	(void)req;
+	for (i = 0; i < ce->n_sa; i++)
+		json_array_append_new(a, sa_brief(ce->sa[i]));
+	json_object_set_new(r, "sas", a);
+	return r;
+}
+
+static struct ce_sa *
+find_sa(struct ce *ce, json_t *req, json_t **err)
+{
+	uint32_t spi;
+	int dir;
+	struct ce_sa *sa;
+
+	if (get_spi(req, &spi) != 0) {
+		*err = fail("\"spi\": a number or a string like \"0x1001\"");
+		return NULL;
+	}
+	if (get_dir(req, &dir) != 0) {
+		*err = fail("\"dir\": \"in\" or \"out\"");
+		return NULL;
+	}
+	sa = ce_sa_find(ce, spi, dir < 0 ? CE_DIR_IN : dir);
+	if (sa == NULL && dir < 0)
+		sa = ce_sa_find(ce, spi, CE_DIR_OUT);
+	if (sa == NULL)
+		*err = fail("no SA with spi 0x%x%s%s", spi, dir < 0 ? "" : " dir ",
+			    dir < 0 ? "" : dir == CE_DIR_IN ? "in" : "out");
+	return sa;
+}
+
+static json_t *
+op_sa_show(struct ce *ce, json_t *req)
+{
+	struct dfe_sa_stats s;
+	json_t *err = NULL, *r, *j, *drop, *left;
+	struct ce_sa *sa = find_sa(ce, req, &err);
+	const struct ce_lifetime *h;
+	uint64_t age;
+	unsigned i;
+
+	if (sa == NULL)
+		return err;
+	memset(&s, 0, sizeof(s));
+	if (sa->rt != NULL)
+		dfe_sa_stats(sa->rt, &s);
+	j = sa_brief(sa);
+	if (sa->rt != NULL) {
+		json_object_set_new(j, "dfe", json_integer(sa->dfe));
+		json_object_set_new(j, "dfe_lcore",
+				    json_integer(ce->dep->dfe_lcores[sa->dfe]));
+	}
+	json_object_set_new(j, "packets", json_integer((json_int_t)s.packets));
+	json_object_set_new(j, "bytes", json_integer((json_int_t)s.bytes));
+	json_object_set_new(j, sa->cfg->dir == CE_DIR_IN ? "last_seq" : "seq",
+			    json_integer((json_int_t)s.last_sqn));
+	json_object_set_new(j, "held", json_integer(sa->n_hold));
+	drop = json_object();
+	for (i = 0; i < SG_DROP_MAX; i++)
+		if (s.drop[i] != 0)
+			json_object_set_new(drop, sg_drop_names[i],
+					    json_integer((json_int_t)s.drop[i]));
+	json_object_set_new(j, "drop", drop);
+	h = &sa->cfg->hard;
+	left = json_object();
+	age = sa->rt != NULL ? (rte_rdtsc() - sa->install_tsc) / ce->hz : 0;
+	if (h->seconds != 0)
+		json_object_set_new(left, "seconds", json_integer(
+			(json_int_t)(h->seconds > age ? h->seconds - age : 0)));
+	if (h->bytes != 0)
+		json_object_set_new(left, "bytes", json_integer((json_int_t)
+			(h->bytes > s.bytes ? h->bytes - s.bytes : 0)));
+	if (h->packets != 0)
+		json_object_set_new(left, "packets", json_integer((json_int_t)
+			(h->packets > s.packets ? h->packets - s.packets : 0)));
+	json_object_set_new(j, "lifetime_left", left);
+	r = ok();
+	json_object_set_new(r, "sa", j);
+	return r;
+}
+
+/*
+ * sa-add: {"op":"sa-add","sa":{ ...the keys of an SA in the policy
+ * database... }}. JSON is YAML flow syntax, so the SA object is handed to
+ * the policy-database parser as "sas: [ <object> ]": the same keys, the
+ * same checks, the same messages as the file.
+ */
+static json_t *
+op_sa_add(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "sa"), *r;
+	struct ce_policydb db;
+	struct ce_diag diag;
+	struct ce_sa *sa;
+	char *text, *doc;
+	size_t len;
+	int rc;
+
+	if (!json_is_object(o))
+		return fail("\"sa\": an object with the keys of an SA "
+			    "(spi, dir, mode, aead/cipher/auth, keys, local, remote, ...)");
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text == NULL)
+		return fail("out of memory");
+	len = strlen(text) + 16;
+	doc = malloc(len);
+	if (doc == NULL) {
+		free(text);
+		return fail("out of memory");
+	}
+	snprintf(doc, len, "sas: [ %s ]\n", text);
+	free(text);
+	ce_diag_init(&diag);
+	rc = ce_policydb_parse("request", doc, strlen(doc), &db, &diag);
+	free(doc);
+	if (rc != 0 || db.n_sas != 1) {
+		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid SA";
+		size_t l = strlen(m);
+
+		/* "request:1: sas[0].key: ..." -> "sa.key: ..." */
+		if (l > 0 && m[l - 1] == '\n')
+			m[l - 1] = '\0';
+		if (strncmp(m, "request:1: sas[0].", 18) == 0)
+			r = fail("sa.%s", m + 18);
+		else if (strncmp(m, "request:1: ", 11) == 0)
+			r = fail("%s", m + 11);
+		else
+			r = fail("%s", m);
+		goto out;
+	}
+	pthread_mutex_lock(&ce->lock);
+	if (ce_sa_find(ce, db.sas[0].spi, (int)db.sas[0].dir) != NULL &&
+	    (db.sas[0].dir == CE_DIR_OUT ||
+	     ce_sa_find_in(ce, db.sas[0].spi, db.sas[0].local.a,
+			   db.sas[0].local.family) != NULL)) {
+		pthread_mutex_unlock(&ce->lock);
+		r = fail("SA 0x%x dir %s exists: delete it first", db.sas[0].spi,
+			 db.sas[0].dir == CE_DIR_IN ? "in" : "out");
+		goto out;
+	}
+	sa = ce_sa_new(ce, &db.sas[0]);
+	if (sa == NULL) {
+		pthread_mutex_unlock(&ce->lock);
+		r = fail("cannot add: %s (sa_capacity %u)",
+			 rte_strerror(rte_errno), ce->cap_sa);
+		goto out;
+	}
+	ce_sa_adopt_held(ce, sa);
+	if (sa->state == CE_SA_CONFIGURED && sa->cfg->install == CE_INSTALL_EAGER)
+		ce_sa_install(ce, sa, false);
+	r = ok();
+	json_object_set_new(r, "sa", sa_brief(sa));
+	pthread_mutex_unlock(&ce->lock);
+	{
+		struct ce_event e = { .type = "sa-added", .spi = sa->cfg->spi,
+				      .policy = -1 };
+
+		ce_event_add(ce, &e);
+	}
+out:
+	ce_policydb_free(&db);
+	ce_diag_fini(&diag);
+	return r;
+}
+
+static json_t *
+op_sa_del(struct ce *ce, json_t *req)
+{
+	json_t *err = NULL;
+	struct ce_sa *sa;
+
+	pthread_mutex_lock(&ce->lock);
+	sa = find_sa(ce, req, &err);
+	if (sa != NULL)
+		ce_sa_remove(ce, sa);
+	pthread_mutex_unlock(&ce->lock);
+	return sa == NULL ? err : ok();
+}
+
+static json_t *
+prefix_json(const struct sg_prefix *p)
+{
+	char buf[64];
+
+	return json_string(sg_prefix_fmt(p, buf, sizeof(buf)));
+}
+
+static json_t *
+ports_json(uint16_t lo, uint16_t hi)
+{
+	char buf[16];
+
+	if (lo == 0 && hi == UINT16_MAX)
+		return json_string("any");
+	if (lo == hi)
+		return json_integer(lo);
+	snprintf(buf, sizeof(buf), "%u-%u", lo, hi);
+	return json_string(buf);
+}
+
+static json_t *
+op_policy_list(struct ce *ce, json_t *req)
+{
+	static const char *const act[] = { "protect", "bypass", "discard" };
+	json_t *r = ok(), *a = json_array();
+	unsigned i;
+
+	(void)req;
+	for (i = 0; i < ce->db->n_policies; i++) {
+		const struct ce_policy_cfg *p = &ce->db->policies[i];
+		json_t *o = json_object();
+		char buf[16];
+
+		json_object_set_new(o, "dir", json_string(p->dir == CE_DIR_IN ?
+							  "in" : "out"));
+		json_object_set_new(o, "src", prefix_json(&p->src));
+		json_object_set_new(o, "dst", prefix_json(&p->dst));
+		json_object_set_new(o, "proto", p->proto == CE_ANY ?
+				    json_string("any") : json_integer(p->proto));
+		json_object_set_new(o, "sport", ports_json(p->sport_lo, p->sport_hi));
+		json_object_set_new(o, "dport", ports_json(p->dport_lo, p->dport_hi));
+		json_object_set_new(o, "action", json_string(act[p->action]));
+		if (p->has_sa) {
+			spi_str(p->sa_spi, buf, sizeof(buf));
+			json_object_set_new(o, "sa", json_string(buf));
+		}
+		json_object_set_new(o, "priority", json_integer(p->priority));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(r, "policies", a);
+	return r;
+}
+
+static json_t *
+op_route_list(struct ce *ce, json_t *req)
+{
+	json_t *r = ok(), *a = json_array(), *nb = json_array();
+	char buf[64];
+	unsigned i;
+
+	(void)req;
+	for (i = 0; i < ce->db->n_routes; i++) {
+		const struct ce_route_cfg *rt = &ce->db->routes[i];
+		json_t *o = json_pack("{s:o,s:s}", "dst", prefix_json(&rt->dst),
+				      "port", rt->port);
+
+		if (rt->has_via)
+			json_object_set_new(o, "via", json_string(
+				sg_addr_fmt(&rt->via, buf, sizeof(buf))));
+		json_array_append_new(a, o);
+	}
+	for (i = 0; i < ce->db->n_neighbors; i++) {
+		const struct ce_neigh_cfg *n = &ce->db->neighbors[i];
+
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+			 n->mac[5]);
+		json_array_append_new(nb, json_pack("{s:s,s:s,s:s}", "ip",
+			sg_addr_fmt(&n->ip, (char[64]){ 0 }, 64), "mac", buf,
+			"port", n->port));
+	}
+	json_object_set_new(r, "routes", a);
+	json_object_set_new(r, "neighbors", nb);
+	return r;
+}
+
+static json_t *
+op_not_yet(struct ce *ce, json_t *req)
+{
+	(void)ce;
+	return fail("%s: not implemented yet: runtime policy, route and "
+		    "neighbour changes and reload are planned; change the "
+		    "policy file and restart", json_string_value(
+			    json_object_get(req, "op")));
+}
+
+struct ctl_op {
+	const char *name;
+	json_t *(*fn)(struct ce *ce, json_t *req);
+};
+
+static const struct ctl_op ops[] = {
+	{ "stats", op_stats },
+	{ "sa-list", op_sa_list },
+	{ "sa-show", op_sa_show },
+	{ "sa-add", op_sa_add },
+	{ "sa-del", op_sa_del },
+	{ "policy-list", op_policy_list },
+	{ "route-list", op_route_list },
+	{ "policy-add", op_not_yet },
+	{ "policy-del", op_not_yet },
+	{ "route-add", op_not_yet },
+	{ "route-del", op_not_yet },
+	{ "neighbor-add", op_not_yet },
+	{ "neighbor-del", op_not_yet },
+	{ "reload", op_not_yet },
+};
+
+static json_t *
+event_json(const struct ce *ce, const struct ce_event *e, uint64_t seq)
+{
+	char buf[64];
+	json_t *o = json_object();
+
+	json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+	json_object_set_new(o, "type", json_string(e->type));
+	json_object_set_new(o, "time_ms", json_integer((json_int_t)
+		((e->tsc - ce->start_tsc) * 1000 / ce->hz)));
+	spi_str(e->spi, buf, sizeof(buf));
+	json_object_set_new(o, "spi", json_string(buf));
+	if (e->policy >= 0) {
+		json_object_set_new(o, "policy", json_integer(e->policy));
+		json_object_set_new(o, "line", json_integer(e->line));
+	}
+	if (e->src.family != 0) {
+		json_object_set_new(o, "src", json_string(
+			sg_addr_fmt(&e->src, buf, sizeof(buf))));
+		json_object_set_new(o, "dst", json_string(
+			sg_addr_fmt(&e->dst, buf, sizeof(buf))));
+		json_object_set_new(o, "proto", json_integer(e->proto));
+		json_object_set_new(o, "sport", json_integer(e->sport));
+		json_object_set_new(o, "dport", json_integer(e->dport));
+	}
+	return o;
+}
+
+static void
+handle(struct ce *ce, struct ctl_client *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req, *rep = NULL, *op;
+	unsigned i;
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL) {
+		send_json(c, fail("bad JSON at column %d: %s", jerr.column,
+				  jerr.text));
+		return;
+	}
+	op = json_object_get(req, "op");
+	if (!json_is_object(req) || !json_is_string(op)) {
+		send_json(c, fail("a request is an object with \"op\""));
+		json_decref(req);
+		return;
+	}
+	if (strcmp(json_string_value(op), "events") == 0) {
+		c->events = true;
+		c->ev_next = ce->n_events > CE_EVENTS ?
+			ce->n_events - CE_EVENTS : 0;
+		rep = ok();
+		json_object_set_new(rep, "stream", json_string("events"));
+	}
+	for (i = 0; rep == NULL && i < RTE_DIM(ops); i++)
+		if (strcmp(ops[i].name, json_string_value(op)) == 0)
+			rep = ops[i].fn(ce, req);
+	if (rep == NULL)
+		rep = fail("unknown op \"%s\"", json_string_value(op));
+	send_json(c, rep);
+	json_decref(req);
+}
+
+static void
+client_close(struct ce_ctl *x, unsigned i)
+{
+	struct ctl_client *c = x->cl[i];
+
+	close(c->fd);
+	free(c->out);
+	free(c);
+	x->cl[i] = x->cl[--x->n];
+}
+
+/* Read what is there; handle complete lines. -1: close the client. */
+static int
+client_read(struct ce *ce, struct ctl_client *c)
+{
+	ssize_t r;
+	char *nl;
+
+	for (;;) {
+		r = recv(c->fd, c->in + c->in_len, CTL_LINE_MAX - c->in_len, 0);
+		if (r == 0)
+			return -1;
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		c->in_len += (size_t)r;
+		while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
+			size_t l = (size_t)(nl - c->in);
+
+			if (!c->events && !c->closing)
+				handle(ce, c, c->in, l);
+			memmove(c->in, nl + 1, c->in_len - l - 1);
+			c->in_len -= l + 1;
+		}
+		if (c->in_len == CTL_LINE_MAX) {
+			send_json(c, fail("request longer than %u bytes",
+					  CTL_LINE_MAX));
+			c->closing = true;
+			c->in_len = 0;
+			return 0;
+		}
+	}
+}
+
+static int
+client_write(struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off,
+				 c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (w < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		c->out_off += (size_t)w;
+	}
+	c->out_off = c->out_len = 0;
+	return c->closing ? -1 : 0;
+}
+
+static void
+stream_events(struct ce *ce, struct ctl_client *c)
+{
+	uint64_t n, oldest;
+
+	rte_spinlock_lock(&ce->ev_lock);
+	n = ce->n_events;
+	oldest = n > CE_EVENTS ? n - CE_EVENTS : 0;
+	if (c->ev_next < oldest) {
+		json_t *j = json_pack("{s:I}", "lost", (json_int_t)(oldest -
+							   c->ev_next));
+
+		send_json(c, json_pack("{s:o}", "event", j));
+		c->ev_next = oldest;
+	}
+	for (; c->ev_next < n && !c->closing; c->ev_next++)
+		send_json(c, json_pack("{s:o}", "event", event_json(ce,
+			&ce->events[c->ev_next % CE_EVENTS], c->ev_next)));
+	rte_spinlock_unlock(&ce->ev_lock);
+}
+
+int
+ce_ctl_init(struct ce *ce)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = ce->dep->control_path;
+	struct ce_ctl *x;
+
+	if (path[0] == '\0')
+		return 0;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		CE_LOG(ERR, "control socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return -ENOMEM;
+	strcpy(sa.sun_path, path);
+	strcpy(x->path, path);
+	x->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	unlink(path);
+	if (x->lfd < 0 || bind(x->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(path, 0600) != 0 || listen(x->lfd, 64) != 0) {
+		int e = errno;
+
+		CE_LOG(ERR, "control socket %s: %s", path, strerror(e));
+		if (x->lfd >= 0)
+			close(x->lfd);
+		free(x);
+		return -e;
+	}
+	ce->ctl = x;
+	CE_LOG(INFO, "control socket %s", path);
+	return 0;
+}
+
+void
+ce_ctl_fini(struct ce *ce)
+{
+	struct ce_ctl *x = ce->ctl;
+
+	if (x == NULL)
+		return;
+	while (x->n != 0)
+		client_close(x, 0);
+	close(x->lfd);
+	unlink(x->path);
+	free(x);
+	ce->ctl = NULL;
+}
+
+/* Accept, read, answer, write: a few microseconds when nothing happens. */
+void
+ce_ctl_poll(struct ce *ce)
+{
+	struct ce_ctl *x = ce->ctl;
+	struct pollfd pf[CTL_CLIENTS + 1];
+	unsigned i;
+	int fd;
+
+	if (x == NULL)
+		return;
+	while ((fd = accept4(x->lfd, NULL, NULL,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct ctl_client *c;
+
+		if (x->n == CTL_CLIENTS ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
+			static const char busy[] =
+				"{\"ok\":false,\"error\":\"too many clients\"}\n";
+
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL) < 0)
+				CE_LOG(DEBUG, "control: client gone");
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		x->cl[x->n++] = c;
+	}
+	for (i = 0; i < x->n; i++) {
+		pf[i].fd = x->cl[i]->fd;
+		pf[i].events = POLLIN | (x->cl[i]->out_len ? POLLOUT : 0);
+		pf[i].revents = 0;
+	}
+	if (x->n == 0 || poll(pf, x->n, 0) < 0)
+		return;
+	for (i = x->n; i-- > 0; ) {
+		struct ctl_client *c = x->cl[i];
+		int bad = 0;
+
+		if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
+			bad = client_read(ce, c);
+		if (!bad && c->events)
+			stream_events(ce, c);
+		if (!bad && (c->out_len != 0 || c->closing))
+			bad = client_write(c);
+		if (bad)
+			client_close(x, i);
+	}
+}
