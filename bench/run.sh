@@ -1,5 +1,12 @@
 #!/bin/sh
-# make bench: the side-by-side benchmark against ipsec-secgw (issue 5).
-echo "make bench: the benchmark is not built yet (open issue: 'Benchmark side by side with ipsec-secgw')." >&2
-echo "Meanwhile /spigate/lcores reports busy cycles per packet of a running gateway (docs/telemetry.md)." >&2
-exit 1
+# make bench [QUICK=1]: spigate side by side with DPDK's ipsec-secgw and the
+# rig limit (issue 5). Method and results: docs/PERFORMANCE.md.
+#
+#   bench/run.sh [BUILD_DIR] [--quick] [bench.py options]
+#
+# Not part of `make test`; no timing assertion anywhere.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build}
+[ $# -gt 0 ] && shift
+exec /usr/bin/python3 "$ROOT/bench/bench.py" --build "$BUILD" "$@"

@@ -511,6 +511,8 @@ event_json(const struct ce *ce, const struct ce_event *e, uint64_t seq)
 
 	json_object_set_new(o, "seq", json_integer((json_int_t)seq));
 	json_object_set_new(o, "type", json_string(e->type));
+	if (e->detail != NULL)
+		json_object_set_new(o, "detail", json_string(e->detail));
 	json_object_set_new(o, "time_ms", json_integer((json_int_t)
 		((e->tsc - ce->start_tsc) * 1000 / ce->hz)));
 	spi_str(e->spi, buf, sizeof(buf));

@@ -64,6 +64,7 @@ struct ce_sa {
 	struct ce_sa *next_spi;       /* chain of SAs with the same SPI */
 	unsigned pending_idx;         /* in ce->pending[] while INSTALLING */
 	enum sg_drop fail_drop;       /* FAILED: what its packets count as */
+	bool soft_done;               /* soft-expire event sent */
 };
 
 /* Packets of an outbound protect policy whose SA is not configured (yet):
@@ -79,6 +80,7 @@ struct ce_phold {
 struct ce_event {
 	uint64_t tsc;
 	const char *type;             /* "acquire", "sa-installed", ... */
+	const char *detail;           /* e.g. the limit that expired; NULL */
 	uint32_t spi;
 	int policy;                   /* index in the policy database, -1 */
 	int line;
@@ -153,7 +155,7 @@ struct ce {
 	struct rte_hash *by_spi;       /* inbound SPI -> first ce_sa */
 	unsigned n_installed;          /* SAs in the data path */
 	unsigned n_timed;
-	struct ce_sa **timed;          /* SAs with a hard time limit */
+	struct ce_sa **timed;          /* SAs with a lifetime limit */
 	unsigned n_pending;
 	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
 	struct rte_hash *by_spi_out;   /* outbound SPI -> ce_sa */

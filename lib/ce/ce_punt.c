@@ -308,26 +308,74 @@ phold_expire(struct ce *ce, uint64_t now)
 	}
 }
 
-/* Time-based hard lifetimes; bytes and packets are the DFE's to count. */
+/* Which limit of l the SA has reached, or NULL. */
+static const char *
+limit_reached(const struct ce_lifetime *l, uint64_t age,
+	      const struct dfe_sa_stats *s)
+{
+	if (l->seconds != 0 && age >= l->seconds)
+		return "seconds";
+	if (l->bytes != 0 && s->bytes >= l->bytes)
+		return "bytes";
+	if (l->packets != 0 && s->packets >= l->packets)
+		return "packets";
+	return NULL;
+}
+
+/*
+ * Lifetimes (RFC 4301 4.4.2.1): the CE checks time and reads the DFE's
+ * counters (which the DFE also enforces at once for the hard byte and packet
+ * limits and for sequence-number exhaustion). Soft: one soft-expire event,
+ * the signal to rekey. Hard: the SA stops (its packets count as
+ * lifetime_expired) and is removed (then they count as unknown_spi, or are
+ * held for a new SA outbound).
+ */
 static void
 lifetimes(struct ce *ce, uint64_t now)
 {
-	unsigned i;
+	unsigned i = 0;
 
-	for (i = 0; i < ce->n_timed; i++) {
+	while (i < ce->n_timed) {
 		struct ce_sa *sa = ce->timed[i];
-		uint64_t s = sa->cfg->hard.seconds;
+		struct dfe_sa_stats s;
+		const char *why;
+		uint64_t age;
+		struct ce_event e = { .spi = sa->cfg->spi, .policy = -1 };
 
-		if (sa->rt == NULL || sa->state == CE_SA_EXPIRED ||
-		    now - sa->install_tsc < s * ce->hz)
+		if (sa->rt == NULL) {
+			i++;
 			continue;
-		pthread_mutex_lock(&ce->lock);
-		dfe_sa_expire(sa->rt);
-		sa->state = CE_SA_EXPIRED;
-		ce->n_installed--;
-		pthread_mutex_unlock(&ce->lock);
-		CE_LOG(NOTICE, "SA 0x%x: hard lifetime of %" PRIu64
-		       " s reached", sa->cfg->spi, s);
+		}
+		dfe_sa_stats(sa->rt, &s);
+		if (sa->cfg->dir == CE_DIR_OUT)
+			s.packets = s.last_sqn;	/* sequence numbers used */
+		age = (now - sa->install_tsc) / ce->hz;
+		why = limit_reached(&sa->cfg->hard, age, &s);
+		if (why == NULL && s.expired)
+			why = "sequence";
+		if (why != NULL) {
+			e.type = "hard-expire";
+			e.detail = why;
+			CE_LOG(NOTICE, "SA 0x%x (%s): hard lifetime reached (%s): "
+			       "removed", sa->cfg->spi,
+			       sa->cfg->dir == CE_DIR_IN ? "in" : "out", why);
+			pthread_mutex_lock(&ce->lock);
+			dfe_sa_expire(sa->rt);
+			ce_event_add(ce, &e);
+			ce_sa_remove(ce, sa);	/* takes sa out of timed[] */
+			pthread_mutex_unlock(&ce->lock);
+			continue;
+		}
+		if (!sa->soft_done &&
+		    (why = limit_reached(&sa->cfg->soft, age, &s)) != NULL) {
+			e.type = "soft-expire";
+			e.detail = why;
+			sa->soft_done = true;
+			ce_event_add(ce, &e);
+			CE_LOG(INFO, "SA 0x%x: soft lifetime reached (%s)",
+			       sa->cfg->spi, why);
+		}
+		i++;
 	}
 }
 
@@ -423,7 +471,7 @@ ce_poll(struct ce *ce)
 	if (now >= ce->next_life_tsc) {
 		lifetimes(ce, now);
 		phold_expire(ce, now);
-		ce->next_life_tsc = now + ce->hz / 100;
+		ce->next_life_tsc = now + ce->hz / 50;
 	}
 	if (ce->ctl != NULL && now >= ce->next_ctl_tsc) {
 		ce_ctl_poll(ce);

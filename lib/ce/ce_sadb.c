@@ -85,7 +85,9 @@ ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
 	} else if (rte_hash_add_key_data(ce->by_spi, &sa->cfg->spi, sa) != 0) {
 		goto nomem;
 	}
-	if (sa->cfg->hard.seconds != 0)
+	if (sa->cfg->hard.seconds || sa->cfg->hard.bytes ||
+	    sa->cfg->hard.packets || sa->cfg->soft.seconds ||
+	    sa->cfg->soft.bytes || sa->cfg->soft.packets)
 		ce->timed[ce->n_timed++] = sa;
 	sa->idx = ce->n_sa;
 	ce->sa[ce->n_sa++] = sa;

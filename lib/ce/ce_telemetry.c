@@ -362,6 +362,8 @@ tel_events(const char *cmd __rte_unused, const char *params,
 			break;
 		rte_tel_data_start_dict(c);
 		rte_tel_data_add_dict_string(c, "type", e->type);
+		if (e->detail != NULL)
+			rte_tel_data_add_dict_string(c, "detail", e->detail);
 		rte_tel_data_add_dict_u64(c, "time_ms",
 			(e->tsc - ce->start_tsc) * 1000 / ce->hz);
 		spi_str(e->spi, buf, sizeof(buf));

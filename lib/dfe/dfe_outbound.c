@@ -211,6 +211,11 @@ encrypt(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 	uint64_t avail = sa->sqn_max - sa->out_sqn;
 	uint16_t j;
 
+	/* hard lifetime in packets; bytes are checked per burst */
+	if (sa->hard_packets != 0)
+		avail = RTE_MIN(avail, sa->hard_packets > sa->out_sqn ?
+				sa->hard_packets - sa->out_sqn : 0);
+
 	/* sequence numbers never wrap (RFC 4303 3.3.3): the SA expires */
 	if (unlikely(k > avail)) {
 		dfe_drop(d, sa, SG_DROP_LIFETIME_EXPIRED, &mb[avail], k - avail);
@@ -246,7 +251,8 @@ dfe_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n
 	struct rte_mbuf *ok[SG_BURST];
 	uint16_t i, k = 0;
 
-	if (unlikely(sa->expired)) {
+	if (unlikely(sa->expired ||
+		     (sa->hard_bytes != 0 && sa->bytes >= sa->hard_bytes))) {
 		dfe_drop(d, sa, SG_DROP_LIFETIME_EXPIRED, mb, n);
 		return;
 	}

@@ -24,18 +24,38 @@ def _addr(s):
 
 
 class Port:
-    def __init__(self, name, device, role, mac, addresses):
+    """One port. mtu: None leaves the key out (spigate's default, 1500).
+    io: which pcaps the harness gives the port's net_pcap device: "rx"
+    (frames are fed in), "tx" (what it sends is captured), "rxtx"; None =
+    the historical default: unprotected ports rx, protected ports tx."""
+
+    def __init__(self, name, device, role, mac, addresses, mtu=None, io=None):
         self.name = name
         self.device = device
         self.role = role
         self.mac = mac.lower()
         self.addresses = list(addresses) if isinstance(addresses, (list, tuple)) \
             else [addresses]
+        self.mtu = mtu
+        self.io = io
+
+    @property
+    def effective_mtu(self):
+        return self.mtu if self.mtu is not None else 1500
+
+    def pcap_io(self):
+        """(rx, tx) booleans for the harness."""
+        io = self.io or ("rx" if self.role == "unprotected" else "tx")
+        if io not in ("rx", "tx", "rxtx"):
+            raise ValueError("port %s: io %r is not rx, tx or rxtx" % (self.name, io))
+        return "rx" in io, "tx" in io
 
     def conf(self):
         d = {"name": self.name, "device": self.device, "role": self.role,
              "mac": self.mac}
         d["address"] = self.addresses[0] if len(self.addresses) == 1 else self.addresses
+        if self.mtu is not None:
+            d["mtu"] = self.mtu
         return d
 
     def owns(self, ip):
@@ -168,6 +188,12 @@ class Deployment:
         self.control = None
         self.eal = None          # set by load(); write() builds its own
         self.extra = {}
+        # The ports whose pcaps are in.pcap (frames given as a plain list go
+        # there) and out.pcap (Result.frames). None: the first port with rx
+        # (resp. tx) in the ports' order. Other ports with rx/tx get
+        # <name>.in.pcap / <name>.out.pcap (see Port.io).
+        self.ingress = None
+        self.egress = None
 
     # -- building ---------------------------------------------------------
     def port(self, name):
@@ -244,7 +270,8 @@ class Deployment:
         d.eal = list(c.get("eal", []))
         for p in c.get("ports", []):
             d.ports.append(Port(p["name"], p["device"], p.get("role", "protected"),
-                                p.get("mac", "00:00:00:00:00:00"), p.get("address", [])))
+                                p.get("mac", "00:00:00:00:00:00"), p.get("address", []),
+                                mtu=p.get("mtu")))
         lc = c.get("lcores", {})
         d.lcores = lc
         cr = c.get("crypto", {})
@@ -300,6 +327,35 @@ class Deployment:
             if _addr(n.ip) == nh and n.port == r.port:
                 return self.port(r.port), n.mac
         return None
+
+    def pcap_ports(self):
+        """(ingress port name, egress port name, {name: (rx, tx)})."""
+        io = {p.name: p.pcap_io() for p in self.ports}
+        ing = self.ingress or next((p.name for p in self.ports if io[p.name][0]), None)
+        eg = self.egress or next((p.name for p in self.ports if io[p.name][1]), None)
+        for role, name, k in (("ingress", ing, 0), ("egress", eg, 1)):
+            if name is not None and not io[name][k]:
+                raise ValueError("%s port %s has no %s pcap" % (role, name, "rx tx".split()[k]))
+        return ing, eg, io
+
+    def outbound_policy(self, src, dst, proto, sport=None, dport=None):
+        """The dir: out policy deciding a clear packet from the protected
+        side: highest priority first, ties in file order (the first that
+        matches decides); None = default deny. Protocols without ports
+        (all but TCP, UDP, SCTP) match as ports 0 and 0
+        (docs/configuration.md)."""
+        if proto not in (6, 17, 132):
+            sport = dport = 0
+        return self._spd("out", src, dst, proto, sport, dport)
+
+    def _spd(self, direction, src, dst, proto, sport, dport):
+        best = None
+        for p in self.policies:
+            if p.direction != direction or not p.matches(src, dst, proto, sport, dport):
+                continue
+            if best is None or p.priority > best.priority:
+                best = p
+        return best
 
     def inbound_policy(self, src, dst, proto, sport=None, dport=None):
         """The highest-priority inbound policy matching, or None."""

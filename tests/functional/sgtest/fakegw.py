@@ -15,7 +15,7 @@ import os
 import struct
 import sys
 
-from . import expect
+from . import expect, libconf, outref
 from .config import Deployment
 from .gateway import read_pcap, write_pcap
 from .refesp import AuthError, Frame, Malformed, ip_checksum, open_esp
@@ -73,6 +73,18 @@ class Fake:
         self.sas = {s.spi: s for s in self.dep.sas if s.direction == "in"}
         self.replay = {s.spi: Replay(s.replay_window, s.esn) for s in self.sas.values()}
         self.out = {p.name: [] for p in self.dep.ports}
+        # outbound (issue 3), modelled sequentially: RX in bursts of 32; a
+        # lazy SA's packets of the burst that triggered its install are
+        # held and released at the end of the burst; packets for an SPI no
+        # SA has are held per policy and time out at the end of the run.
+        hold = libconf.load(conf).get("hold", {}) or {}
+        self.hold_max = int(hold.get("packets", 256))
+        self.out_sas = {s.spi: s for s in self.dep.sas if s.direction == "out"}
+        self.seq = {spi: 0 for spi in self.out_sas}
+        self.state = {spi: "installed" if s.install == "eager" else "configured"
+                      for spi, s in self.out_sas.items()}
+        self.installing = {}          # spi -> [held ip bytes]
+        self.unconfigured = {}        # policy index -> held count
         self.pcaps = {}
         eal = self.dep.eal or []
         for i, a in enumerate(eal):
@@ -88,9 +100,15 @@ class Fake:
         for p in self.dep.ports:
             rx = self.pcaps.get(p.device, {}).get("rx_pcap")
             if rx:
-                for f in read_pcap(rx):
-                    self.stats["rx"] += 1
-                    self.rx(p, f)
+                frames = read_pcap(rx)
+                for b in range(0, len(frames), 32):
+                    for f in frames[b:b + 32]:
+                        self.stats["rx"] += 1
+                        self.rx(p, f)
+                    self.end_burst()
+        for n in self.unconfigured.values():
+            for _ in range(n):
+                self.drop("hold_timeout")
         for p in self.dep.ports:
             tx = self.pcaps.get(p.device, {}).get("tx_pcap")
             if tx:
@@ -108,7 +126,7 @@ class Fake:
         if fr.fragment:
             return self.drop("fragment")
         if port.role != "unprotected":
-            return self.drop("no_policy")
+            return self.outbound(fr)
         l4 = fr.l4
         if fr.proto == 50:
             return self.esp(fr, l4, None)
@@ -204,6 +222,83 @@ class Fake:
         self.out[nh[0].name].append(expect.forwarded(self.dep, ip))
         self.stats["tx"] += 1
         return True
+
+
+    # -- outbound -----------------------------------------------------------------
+    def outbound(self, fr):
+        sport = dport = 0
+        if fr.proto in (6, 17, 132) and len(fr.l4) >= 4:
+            sport, dport = struct.unpack("!HH", fr.l4[:4])
+        pol = self.dep.outbound_policy(_ip(fr.src), _ip(fr.dst), fr.proto, sport, dport)
+        if pol is None:
+            return self.drop("no_policy")
+        if pol.action == "discard":
+            return self.drop("discard")
+        if pol.action == "bypass":
+            if self.forward(fr.ip):
+                self.stats["bypassed"] += 1
+            return
+        sa = self.out_sas.get(pol.sa)
+        if sa is None:
+            k = self.dep.policies.index(pol)
+            if self.unconfigured.get(k, 0) >= self.hold_max:
+                return self.drop("hold_overflow")
+            self.unconfigured[k] = self.unconfigured.get(k, 0) + 1
+            self.stats["punted"] += 1
+            self.stats["held"] += 1
+            return
+        st = self.state[sa.spi]
+        if st == "configured":
+            st = self.state[sa.spi] = "failed" if self.refused(sa) else "installing"
+            self.installing[sa.spi] = []
+        if st == "failed":
+            return self.drop("no_route")
+        if st == "installing":
+            held = self.installing[sa.spi]
+            if len(held) >= self.hold_max:
+                return self.drop("hold_overflow")
+            self.stats["punted"] += 1
+            self.stats["held"] += 1
+            held.append(fr.ip)
+            return
+        self.protect(sa, fr.ip)
+
+    def refused(self, sa):
+        nh = self.dep.next_hop(sa.remote)
+        if nh is None:
+            return True
+        return sa.mode == "tunnel" and not nh[0].owns(sa.local)
+
+    def end_burst(self):
+        for spi, held in self.installing.items():
+            self.state[spi] = "installed"
+            for ip in held:
+                self.stats["reinjected"] += 1
+                self.protect(self.out_sas[spi], ip)
+        self.installing = {}
+
+    def protect(self, sa, ip):
+        fr = Frame(b"\x00" * 12 + (b"\x08\x00" if ip[0] >> 4 == 4 else b"\x86\xdd") + ip)
+        if fr.ttl <= 1:
+            return self.drop("ttl_exceeded")
+        if sa.mode == "tunnel" and _ip(fr.dst) == str(ipaddress.ip_address(sa.remote)):
+            return self.drop("loop")
+        nh = self.dep.next_hop(sa.remote)
+        if nh is None:
+            return self.drop("no_route")
+        port = nh[0]
+        fwd = expect.forwarded_l3(ip)
+        pieces = [fwd]
+        if sa.wire_len(fwd) > port.effective_mtu:
+            if fr.version == 6 or fwd[6] & 0x40:
+                return self.drop("mtu_exceeded")
+            pieces = outref.fragment4(fwd, outref.max_inner_ip(sa, port.effective_mtu))
+        for piece in pieces:
+            self.seq[sa.spi] += 1
+            self.out[port.name].append(outref.emit(self.dep, sa, piece, self.seq[sa.spi],
+                                                   forwarded=True))
+            self.stats["encrypted"] += 1
+            self.stats["tx"] += 1
 
 
 def _ip(b):

@@ -80,6 +80,8 @@ class Result:
         self.frames = frames                # raw bytes, egress order (lan0)
         self.tx_pcap_missing = tx_pcap_missing
         self.elapsed = elapsed
+        self.out = {}                       # port name -> frames (every tx pcap)
+        self.missing_ports = []
 
     @property
     def packets(self):
@@ -88,11 +90,14 @@ class Result:
     def describe(self, tail=40):
         """Context for failure messages."""
         err = "\n".join(self.stderr.splitlines()[-tail:])
+        ports = ""
+        if len(self.out) > 1:
+            ports = " (%s)" % ", ".join("%s: %d" % (k, len(v)) for k, v in sorted(self.out.items()))
         return ("spigate run in %s (exit %s, %.1f s)\n  cmd: %s\n  stats: %s\n"
-                "  egress frames: %d%s\n  stderr (last %d lines):\n%s"
+                "  egress frames: %d%s%s\n  stderr (last %d lines):\n%s"
                 % (self.workdir, self.returncode, self.elapsed, " ".join(self.cmd),
                    json.dumps(self.stats, sort_keys=True), len(self.frames),
-                   " (tx pcap not written)" if self.tx_pcap_missing else "",
+                   " (tx pcap not written)" if self.tx_pcap_missing else "", ports,
                    tail, "\n".join("    " + x for x in err.splitlines())))
 
     def assert_ok(self):
@@ -129,24 +134,55 @@ def _runtime_dir(prefix):
     return os.path.join(base, prefix)
 
 
-def prepare(dep, workdir, frames, file_prefix=None):
-    """Write in.pcap, gateway.conf and policy.yaml into workdir. Returns
-    (conf path, out pcap path, file prefix)."""
+class Prepared:
+    """What prepare_io() wrote: conf path, file prefix, and the pcaps by
+    port name (rx: fed in, tx: captured); out_pcap is the egress port's."""
+
+    def __init__(self, conf, prefix, rx, tx, ingress, egress):
+        self.conf = conf
+        self.prefix = prefix
+        self.rx = rx
+        self.tx = tx
+        self.ingress = ingress
+        self.egress = egress
+        self.out_pcap = tx.get(egress) if egress else None
+        self.workdir = os.path.dirname(conf)
+
+
+def prepare_io(dep, workdir, frames, file_prefix=None):
+    """Write the input pcaps, gateway.conf and policy.yaml into workdir.
+
+    frames: a list (bytes or scapy packets) fed into the ingress port, or a
+    dict {port name: list}. Each port gets the pcaps its Port.io asks for
+    (default: unprotected ports rx, protected ports tx): the ingress port's
+    rx pcap is in.pcap, the egress port's tx pcap out.pcap, the others
+    <name>.in.pcap / <name>.out.pcap."""
     os.makedirs(workdir, exist_ok=True)
     workdir = os.path.abspath(workdir)
     prefix = file_prefix or "sgt%d_%d_%d" % (os.getpid(), int(time.time() * 1000) % 100000,
                                               next(_counter))
-    in_pcap = os.path.join(workdir, "in.pcap")
-    out_pcap = os.path.join(workdir, "out.pcap")
-    write_pcap(in_pcap, frames)
-    if os.path.exists(out_pcap):
-        os.unlink(out_pcap)
-    pcaps = {}
+    ingress, egress, io = dep.pcap_ports()
+    if not isinstance(frames, dict):
+        if ingress is None and frames:
+            raise ValueError("frames given but no port has an rx pcap")
+        frames = {ingress: frames} if ingress else {}
+    rx, tx, pcaps = {}, {}, {}
     for p in dep.ports:
-        if p.role == "unprotected":
-            pcaps[p.device] = {"rx": in_pcap}
-        else:
-            pcaps[p.device] = {"tx": out_pcap}
+        want_rx, want_tx = io[p.name]
+        pc = pcaps.setdefault(p.device, {})
+        if want_rx:
+            rx[p.name] = os.path.join(workdir, "in.pcap" if p.name == ingress
+                                      else "%s.in.pcap" % p.name)
+            write_pcap(rx[p.name], frames.get(p.name, []))
+            pc["rx"] = rx[p.name]
+        elif frames.get(p.name):
+            raise ValueError("frames for port %s, which has no rx pcap" % p.name)
+        if want_tx:
+            tx[p.name] = os.path.join(workdir, "out.pcap" if p.name == egress
+                                      else "%s.out.pcap" % p.name)
+            if os.path.exists(tx[p.name]):
+                os.unlink(tx[p.name])
+            pc["tx"] = tx[p.name]
     control = os.path.join(workdir, "control.sock")
     if len(control) > 100:
         control = "/tmp/%s.sock" % prefix
@@ -155,7 +191,14 @@ def prepare(dep, workdir, frames, file_prefix=None):
     conf = os.path.join(workdir, "gateway.conf")
     with open(conf, "w") as f:
         f.write(dep.gateway_conf(dep.eal_args(prefix, pcaps), "policy.yaml", control))
-    return conf, out_pcap, prefix
+    return Prepared(conf, prefix, rx, tx, ingress, egress)
+
+
+def prepare(dep, workdir, frames, file_prefix=None):
+    """Write in.pcap, gateway.conf and policy.yaml into workdir. Returns
+    (conf path, out pcap path, file prefix)."""
+    p = prepare_io(dep, workdir, frames, file_prefix)
+    return p.conf, p.out_pcap, p.prefix
 
 
 def write_pcap(path, frames):
@@ -184,16 +227,21 @@ def read_pcap(path):
 
 def run(dep, frames, workdir, exit_idle=500, timeout=DEFAULT_TIMEOUT,
         extra_args=(), bin_path=None):
-    conf, out_pcap, prefix = prepare(dep, workdir, frames)
-    stats_path = os.path.join(os.path.dirname(conf), "stats.json")
+    """frames: a list into the ingress port or {port name: list} (see
+    prepare_io). Result.frames is the egress port's capture, Result.out
+    {port name: frames} every captured port's."""
+    pr = prepare_io(dep, workdir, frames)
+    stats_path = os.path.join(pr.workdir, "stats.json")
     if os.path.exists(stats_path):
         os.unlink(stats_path)
-    cmd = [bin_path or binary(), "-f", conf, "--exit-idle", str(exit_idle),
+    cmd = [bin_path or binary(), "-f", pr.conf, "--exit-idle", str(exit_idle),
            "--stats-out", stats_path] + list(extra_args)
-    return execute(cmd, os.path.dirname(conf), stats_path, out_pcap, prefix, timeout)
+    return execute(cmd, pr.workdir, stats_path, pr.out_pcap, pr.prefix, timeout,
+                   tx_pcaps=pr.tx)
 
 
-def execute(cmd, cwd, stats_path, out_pcap, prefix=None, timeout=DEFAULT_TIMEOUT):
+def execute(cmd, cwd, stats_path, out_pcap, prefix=None, timeout=DEFAULT_TIMEOUT,
+            tx_pcaps=None):
     t0 = time.monotonic()
     with open(os.path.join(cwd, "spigate.stdout"), "w+b") as so, \
             open(os.path.join(cwd, "spigate.stderr"), "w+b") as se:
@@ -225,7 +273,18 @@ def execute(cmd, cwd, stats_path, out_pcap, prefix=None, timeout=DEFAULT_TIMEOUT
                 stats = Stats(json.load(f))
         except ValueError as e:
             stderr += "\n[sgtest] stats file is not JSON: %s" % e
-    missing = not os.path.exists(out_pcap)
+    out, missing_ports = {}, []
+    for name, path in (tx_pcaps or {}).items():
+        out[name] = []
+        if not os.path.exists(path):
+            missing_ports.append(name)
+            continue
+        try:
+            out[name] = read_pcap(path)
+        except Exception as e:      # noqa: BLE001 - truncated by a crash, etc.
+            stderr += "\n[sgtest] cannot read %s: %s" % (path, e)
+            missing_ports.append(name)
+    missing = out_pcap is None or not os.path.exists(out_pcap)
     frames = []
     if not missing:
         try:
@@ -236,6 +295,8 @@ def execute(cmd, cwd, stats_path, out_pcap, prefix=None, timeout=DEFAULT_TIMEOUT
     if prefix:
         shutil.rmtree(_runtime_dir(prefix), ignore_errors=True)
     res = Result(cwd, cmd, rc, stdout, stderr, stats, frames, missing, elapsed)
+    res.out = out
+    res.missing_ports = missing_ports
     if timed_out:
         raise GatewayTimeout("spigate did not exit within %d s (--exit-idle not "
                              "honoured, or hung); killed.\n%s" % (timeout, res.describe()))

@@ -303,8 +303,10 @@ class SA:
                    direction=s(d.get("dir", "in")), keys=keys, rng=rng)
 
     # -- scapy ------------------------------------------------------------
-    def scapy_sa(self):
-        """A fresh scapy SecurityAssociation configured like this SA."""
+    def scapy_sa(self, tunnel_header=None):
+        """A fresh scapy SecurityAssociation configured like this SA. The
+        tunnel header is the inbound one (remote -> local) unless given
+        (scapy uses it only to encrypt; decryption ignores its fields)."""
         kw = {}
         if self.algo.aead:
             kw["crypt_algo"] = "AES-GCM"
@@ -315,8 +317,8 @@ class SA:
             if self.algo.auth.scapy_name:
                 kw["auth_algo"] = self.algo.auth.scapy_name
                 kw["auth_key"] = self.keys["auth_key"]
-        tunnel = None
-        if self.mode == "tunnel":
+        tunnel = tunnel_header
+        if self.mode == "tunnel" and tunnel is None:
             if _family(self.local) == 4:
                 tunnel = IP(src=self.remote, dst=self.local)
             else:
@@ -340,7 +342,9 @@ class SA:
         """Encrypt inner (scapy IP/IPv6) with the 64-bit sequence number seq
         (low 32 bits on the wire; the high 32 bits are used only with ESN).
         Returns the outer scapy packet (IP/[UDP/]ESP)."""
-        s = self.scapy
+        return self._encrypt_with(self.scapy, inner, seq, iv)
+
+    def _encrypt_with(self, s, inner, seq, iv=None):
         if seq >> 32 and not self.esn:
             raise ValueError("%s: seq %#x needs ESN" % (self.name, seq))
         s.seq_num = seq & MASK32
@@ -363,6 +367,63 @@ class SA:
                 # the IP/UDP header before appending ESP): recompute it
                 pkt = fix_lengths(pkt)
         return pkt
+
+    # -- outbound (what spigate must emit for a dir: out SA) ---------------
+    def out_iv(self, seq):
+        """The IV an outbound gateway writes: the 64-bit sequence number for
+        AES-GCM and AES-CTR (RFC 4106/3686, as DPDK lib/ipsec), a random
+        block for AES-CBC, nothing for NULL."""
+        if not self.iv_len:
+            return b""
+        if self.algo.aead or self.algo.cipher.name.endswith("ctr"):
+            return struct.pack("!Q", seq)
+        return self.new_iv()
+
+    def out_tunnel_header(self, inner, seq):
+        """The outer header of a tunnel-mode packet for inner (bytes or
+        scapy): local -> remote, TTL/hop limit 64, DSCP+ECN copied from
+        inner, IPv4: id = low 16 bits of seq, DF copied from an IPv4 inner
+        (0 for IPv6 inner); IPv6: flow label 0."""
+        b = raw(inner) if not isinstance(inner, (bytes, bytearray)) else bytes(inner)
+        tos = inner_tos(b)
+        if _family(self.local) == 4:
+            df = b[0] >> 4 == 4 and bool(b[6] & 0x40)
+            return IP(src=self.local, dst=self.remote, ttl=64, tos=tos,
+                      id=seq & 0xFFFF, flags="DF" if df else 0)
+        return IPv6(src=self.local, dst=self.remote, hlim=64, tc=tos, fl=0)
+
+    def encrypt_out(self, fwd, seq, iv=None):
+        """The outer packet an outbound gateway emits for fwd, the inner
+        packet as forwarded (TTL/hop limit already decremented): tunnel
+        mode with out_tunnel_header(), transport mode after fwd's own
+        header; NAT-T UDP checksum 0 on IPv4, computed on IPv6."""
+        if not isinstance(fwd, (IP, IPv6)):
+            b = bytes(fwd)
+            fwd = IP(b) if b[0] >> 4 == 4 else IPv6(b)
+        tunnel = self.out_tunnel_header(fwd, seq) if self.mode == "tunnel" else None
+        s = self.scapy_sa(tunnel_header=tunnel)
+        pkt = self._encrypt_with(s, fwd, seq, self.out_iv(seq) if iv is None else iv)
+        if self.encap:
+            pkt = fix_lengths(pkt)
+            if isinstance(pkt, IPv6):
+                pkt[UDP].chksum = None
+                pkt = pkt.__class__(raw(pkt))
+        return pkt
+
+    def wire_len(self, inner):
+        """Outer IP total length of the ESP packet for inner (bytes or
+        scapy) with the minimal RFC 4303 padding (what lib/ipsec adds)."""
+        b = raw(inner) if not isinstance(inner, (bytes, bytearray)) else bytes(inner)
+        if self.mode == "tunnel":
+            hdr = 20 if _family(self.local) == 4 else 40
+            body = len(b)
+        else:
+            hdr = (b[0] & 0x0F) * 4 if b[0] >> 4 == 4 else 40
+            body = len(b) - hdr
+        a = self.algo.align
+        padded = -(-(body + 2) // a) * a
+        return (hdr + (8 if self.encap else 0) + 8 + self.iv_len + padded
+                + self.icv_len)
 
     def icv(self, esp_bytes, seq_hi=0):
         """HMAC ICV over the ESP header..trailer (+ seq_hi with ESN)."""
@@ -460,6 +521,13 @@ class SA:
     def __repr__(self):
         return "SA(%#x %s %s%s)" % (self.spi, self.algo.name, self.mode,
                                    " natt" if self.encap else "")
+
+
+def inner_tos(b):
+    """DSCP+ECN byte of an IPv4 (TOS) or IPv6 (traffic class) packet."""
+    if b[0] >> 4 == 4:
+        return b[1]
+    return ((b[0] & 0x0F) << 4) | (b[1] >> 4)
 
 
 def _keystr(v):

@@ -44,21 +44,36 @@ def payload(flow_id, idx, size):
 
 
 def inner_packet(src, dst, proto="udp", size=64, flow_id=0, idx=0, ttl=64,
-                 sport=None, dport=None):
+                 sport=None, dport=None, tos=0, df=False, tcp_flags="PA", ip_id=None):
     """An IPv4 or IPv6 packet (by the address family of src) with an L4
-    payload of `size` bytes (at least the 10-byte tag)."""
+    payload of `size` bytes (at least the 10-byte tag). tos: the IPv4 TOS
+    byte / IPv6 traffic class (DSCP << 2 | ECN); df: IPv4 Don't Fragment;
+    proto: "udp", "tcp", "icmp" or a protocol number (the payload follows
+    the IP header directly; 132 (SCTP) gets a 12-byte SCTP common header
+    with sport/dport)."""
     data = payload(flow_id, idx, size)
     v6 = ":" in src
     if v6:
-        ip = IPv6(src=src, dst=dst, hlim=ttl, fl=idx & 0xFFFFF)
+        ip = IPv6(src=src, dst=dst, hlim=ttl, fl=idx & 0xFFFFF, tc=tos)
     else:
-        ip = IP(src=src, dst=dst, ttl=ttl, id=idx & 0xFFFF)
+        ip = IP(src=src, dst=dst, ttl=ttl, id=(idx if ip_id is None else ip_id) & 0xFFFF,
+                tos=tos, flags="DF" if df else 0)
     sport = sport if sport is not None else 1024 + (idx % 60000)
+    if isinstance(proto, int):
+        if proto == 132:
+            data = struct.pack("!HHII", sport, dport if dport is not None else 7000,
+                               0, 0) + data
+        if v6:
+            ip.nh = proto
+        else:
+            ip.proto = proto
+        pkt = ip / Raw(data)
+        return pkt.__class__(raw(pkt))
     if proto == "udp":
         l4 = UDP(sport=sport, dport=dport if dport is not None else 7000)
     elif proto == "tcp":
         l4 = TCP(sport=sport, dport=dport if dport is not None else 80,
-                 flags="PA", seq=1000 + idx, ack=1)
+                 flags=tcp_flags, seq=1000 + idx, ack=0 if "A" not in tcp_flags else 1)
     elif proto == "icmp":
         l4 = ICMPv6EchoRequest(id=flow_id, seq=idx & 0xFFFF) if v6 else \
             ICMP(type=8, id=flow_id, seq=idx & 0xFFFF)
@@ -181,6 +196,70 @@ class Flow:
         if ":" in sa.local:
             return IPv6(src=sa.remote, dst=sa.local)
         return IP(src=sa.remote, dst=sa.local)
+
+
+# DSCP/ECN values cycled through by outbound flows: 0, EF (not ECT),
+# AF11 + ECT(1), CE alone, CS1 + ECT(0).
+TOS_CYCLE = (0x00, 0xB8, 0x29, 0x03, 0x22)
+
+
+class OutFlow:
+    """One outbound SA and the clear traffic it protects: frames from a
+    lan-side host (or the router it is behind) to lan0's MAC. The
+    inner packets vary protocol, size, DSCP/ECN and (IPv4) DF."""
+
+    def __init__(self, sa, flow_id, inner_family, srcs, dsts, policies,
+                 protos=PROTOS, sizes=SIZES, tos_cycle=TOS_CYCLE):
+        self.sa = sa
+        self.flow_id = flow_id
+        self.inner_family = inner_family
+        self.srcs = list(srcs)
+        self.dsts = list(dsts)
+        self.policies = list(policies)
+        self.protos = protos
+        self.sizes = sizes
+        self.tos_cycle = tos_cycle
+        self.next_idx = 0
+
+    @property
+    def spi(self):
+        return self.sa.spi
+
+    def inner(self, idx=None, proto=None, size=None, src=None, dst=None,
+              ttl=64, tos=None, df=None, **kw):
+        if idx is None:
+            idx = self.next_idx
+            self.next_idx += 1
+        k = idx + self.flow_id
+        src = src or self.srcs[idx % len(self.srcs)]
+        if tos is None:
+            tos = self.tos_cycle[k % len(self.tos_cycle)]
+        if df is None:
+            df = ":" not in src and idx % 2 == 1
+        return inner_packet(src, dst or self.dsts[idx % len(self.dsts)],
+                            proto or self.protos[k % len(self.protos)],
+                            size if size is not None else self.sizes[k % len(self.sizes)],
+                            flow_id=self.flow_id, idx=idx, ttl=ttl, tos=tos, df=df, **kw)
+
+    def frame(self, inner):
+        return lan_frame(inner)
+
+    def packets(self, n, **kw):
+        """n fresh (inner, frame) pairs."""
+        out = []
+        for _ in range(n):
+            i = self.inner(**kw)
+            out.append((i, self.frame(i)))
+        return out
+
+
+def lan_frame(inner, dst_mac=None, src_mac=None):
+    """A clear frame arriving on lan0: to lan0's MAC from the source host
+    (or the router it is behind)."""
+    from . import topo
+    b = raw(inner)
+    src = IP(b).src if b[0] >> 4 == 4 else IPv6(b).src
+    return ether(inner, dst_mac or topo.LAN_MAC, src_mac or topo.lan_src_mac(src))
 
 
 # -- frame surgery ------------------------------------------------------
