@@ -7,6 +7,7 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_telemetry.h>
+#include <rte_ethdev.h>
 #include <netinet/in.h>
 
 #include "ce_priv.h"
@@ -394,6 +395,47 @@ tel_events(const char *cmd __rte_unused, const char *params,
 	return 0;
 }
 
+/* /spigate/ports: per port, the device's counters and spigate's view. */
+static int
+tel_ports(const char *cmd __rte_unused, const char *params __rte_unused,
+	  struct rte_tel_data *d)
+{
+	struct ce *ce = tel_ce;
+	unsigned i;
+
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < ce->n_ports; i++) {
+		const struct ce_port_cfg *pc = &ce->dep->ports[i];
+		struct rte_eth_stats es;
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		char mac[RTE_ETHER_ADDR_FMT_SIZE];
+
+		if (c == NULL)
+			return -ENOMEM;
+		memset(&es, 0, sizeof(es));
+		rte_eth_stats_get(ce->port_id[i], &es);
+		rte_ether_format_addr(mac, sizeof(mac), &ce->port_mac[i]);
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "device", pc->device);
+		rte_tel_data_add_dict_string(c, "role",
+			pc->role == CE_PORT_PROTECTED ? "protected" : "unprotected");
+		rte_tel_data_add_dict_string(c, "mac", mac);
+		rte_tel_data_add_dict_u64(c, "port_id", ce->port_id[i]);
+		rte_tel_data_add_dict_u64(c, "rx_queues", ce->n_rxq[i]);
+		rte_tel_data_add_dict_u64(c, "tx_queues", ce->n_txq[i]);
+		rte_tel_data_add_dict_u64(c, "rx_packets", es.ipackets);
+		rte_tel_data_add_dict_u64(c, "rx_bytes", es.ibytes);
+		rte_tel_data_add_dict_u64(c, "rx_missed", es.imissed);
+		rte_tel_data_add_dict_u64(c, "rx_errors", es.ierrors);
+		rte_tel_data_add_dict_u64(c, "rx_nombuf", es.rx_nombuf);
+		rte_tel_data_add_dict_u64(c, "tx_packets", es.opackets);
+		rte_tel_data_add_dict_u64(c, "tx_bytes", es.obytes);
+		rte_tel_data_add_dict_u64(c, "tx_errors", es.oerrors);
+		rte_tel_data_add_dict_container(d, pc->name, c, 0);
+	}
+	return 0;
+}
+
 int
 ce_telemetry_init(struct ce *ce)
 {
@@ -408,6 +450,8 @@ ce_telemetry_init(struct ce *ce)
 		"SAs with spi, dir, state; 100 per reply. Parameter: first index.") != 0 ||
 	    rte_telemetry_register_cmd("/spigate/sa/info", tel_sa_info,
 		"One SA. Parameters: spi[,in|out].") != 0 ||
+	    rte_telemetry_register_cmd("/spigate/ports", tel_ports,
+		"Per port: device, role, MAC, queues, device counters.") != 0 ||
 	    rte_telemetry_register_cmd("/spigate/events", tel_events,
 		"Last events (acquire, sa-installed, ...). Parameter: first sequence number.") != 0) {
 		CE_LOG(ERR, "cannot register telemetry commands");

@@ -103,6 +103,15 @@ def test_telemetry_and_sigterm(running):
     assert "error" in query(prefix, "/spigate/sa/info,zz")
     assert "error" in query(prefix, "/spigate/sa/info")
 
+    ports = query(prefix, "/spigate/ports")
+    assert ports["wan0"]["role"] == "unprotected" and ports["lan0"]["role"] == "protected"
+    assert ports["wan0"]["rx_packets"] == n
+    assert ports["lan0"]["tx_packets"] == n - 1
+
+    ev = query(prefix, "/spigate/events")
+    types = [v["type"] for k, v in ev.items() if isinstance(v, dict)]
+    assert ev["total"] == 2 and sorted(types) == ["sa-installed", "sa-installed"]
+
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
     so.seek(0)
