@@ -87,6 +87,9 @@ struct ce_deploy {
 	uint32_t hold_packets;        /* hold = { packets = N; } per SA; 256 [1..65536] */
 	uint32_t hold_timeout_ms;     /* hold = { timeout_ms = N; }; 2000 [1..3600000] */
 	uint32_t ring_size;           /* rings = { size = N; } power of 2; 4096 [64..2^28] */
+	uint32_t rekey_switch_ms;     /* rekey = { switch_timeout_ms = N; } 2000:
+					 * outbound moves to a replacing SA at
+					 * latest this long after it is added */
 	uint32_t sa_capacity;         /* sa_capacity = N; SAs configured + added
 					 * at runtime; default max(2 x file, 4096) */
 	uint32_t mbufs;               /* mbufs = N; one pool, main lcore socket; 16384 [1024..2^28] */
@@ -140,6 +143,8 @@ struct ce_sa_cfg {
 	bool esn;                     /* esn requires replay_window > 0 */
 	struct ce_lifetime soft, hard;
 	enum ce_install install;      /* default lazy */
+	bool has_replaces;            /* extension: make-before-break rekey */
+	uint32_t replaces;            /* the SPI of the SA this one succeeds */
 	int line;
 };
 

@@ -345,6 +345,14 @@ op_sa_add(struct ce *ce, json_t *req)
 			 db.sas[0].dir == CE_DIR_IN ? "in" : "out");
 		goto out;
 	}
+	if (db.sas[0].has_replaces &&
+	    ce_sa_find(ce, db.sas[0].replaces, (int)db.sas[0].dir) == NULL) {
+		pthread_mutex_unlock(&ce->lock);
+		r = fail("sa.replaces: no dir %s SA with spi 0x%x",
+			 db.sas[0].dir == CE_DIR_IN ? "in" : "out",
+			 db.sas[0].replaces);
+		goto out;
+	}
 	sa = ce_sa_new(ce, &db.sas[0]);
 	if (sa == NULL) {
 		pthread_mutex_unlock(&ce->lock);
@@ -353,7 +361,9 @@ op_sa_add(struct ce *ce, json_t *req)
 		goto out;
 	}
 	ce_sa_adopt_held(ce, sa);
-	if (sa->state == CE_SA_CONFIGURED && sa->cfg->install == CE_INSTALL_EAGER)
+	/* a replacing SA is ready before it is needed: no first-packet wait */
+	if (sa->state == CE_SA_CONFIGURED &&
+	    (sa->cfg->install == CE_INSTALL_EAGER || sa->cfg->has_replaces))
 		ce_sa_install(ce, sa, false);
 	r = ok();
 	json_object_set_new(r, "sa", sa_brief(sa));

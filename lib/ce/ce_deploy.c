@@ -760,6 +760,25 @@ static const struct dkw hold_kws[] = {
 	{ "timeout_ms", p_hold_timeout, false },
 };
 
+static int p_rekey_switch(struct dctx *c, const config_setting_t *s,
+			  const char *name, void *obj)
+{
+	return get_u32(c, s, name, 0, 3600000,
+		       &((struct ce_deploy *)obj)->rekey_switch_ms);
+}
+
+static const struct dkw rekey_kws[] = {
+	{ "switch_timeout_ms", p_rekey_switch, false },
+};
+
+static int p_rekey(struct dctx *c, const config_setting_t *s, const char *name,
+		   void *obj)
+{
+	if (want_group(c, s, name) < 0)
+		return -EINVAL;
+	return walk_group(c, s, name, rekey_kws, DIM(rekey_kws), obj);
+}
+
 static const struct dkw rings_kws[] = {
 	{ "size", p_ring_size, false },
 };
@@ -798,6 +817,7 @@ static const struct dkw top_kws[] = {
 	{ "control", p_control, false },
 	/* extensions */
 	{ "punt", p_punt, false },
+	{ "rekey", p_rekey, false },
 	{ "hold", p_hold, false },
 	{ "rings", p_rings, false },
 	{ "mbufs", p_mbufs, false },
@@ -816,6 +836,7 @@ static void set_defaults(struct ce_deploy *d)
 	d->hold_timeout_ms = 2000;
 	d->ring_size = 4096;
 	d->mbufs = 16384;
+	d->rekey_switch_ms = 2000;
 }
 
 /* "PATH: cannot open: reason" for what libconfig would only call an I/O

@@ -417,6 +417,20 @@ static int sa_spi(struct yctx *c, yaml_node_t *v, const char *name, void *obj)
 	return 0;
 }
 
+/* replaces: the SPI of the SA this one succeeds (make-before-break rekey) */
+static int sa_replaces(struct yctx *c, yaml_node_t *v, const char *name,
+		       void *obj)
+{
+	struct ce_sa_cfg *sa = obj;
+	uint64_t x;
+
+	if (get_u64(c, v, name, 256, UINT32_MAX, &x) < 0)
+		return -EINVAL;
+	sa->has_replaces = true;
+	sa->replaces = (uint32_t)x;
+	return 0;
+}
+
 static int sa_dir(struct yctx *c, yaml_node_t *v, const char *name, void *obj)
 {
 	struct ce_sa_cfg *sa = obj;
@@ -691,7 +705,7 @@ static int sa_install(struct yctx *c, yaml_node_t *v, const char *name,
 enum {
 	SA_SPI, SA_DIR, SA_MODE, SA_AEAD, SA_KEY, SA_CIPHER, SA_CIPHER_KEY,
 	SA_AUTH, SA_AUTH_KEY, SA_LOCAL, SA_REMOTE, SA_ENCAP, SA_REPLAY,
-	SA_ESN, SA_LIFETIME, SA_INSTALL, SA_NKW
+	SA_ESN, SA_LIFETIME, SA_INSTALL, SA_REPLACES, SA_NKW
 };
 
 static const struct ykw sa_kws[SA_NKW] = {
@@ -711,6 +725,7 @@ static const struct ykw sa_kws[SA_NKW] = {
 	[SA_ESN] = { "esn", sa_esn },
 	[SA_LIFETIME] = { "lifetime", sa_lifetime },
 	[SA_INSTALL] = { "install", sa_install },
+	[SA_REPLACES] = { "replaces", sa_replaces },
 };
 _Static_assert(SA_NKW <= KW_MAX && KW_MAX <= 32, "struct seen too small");
 

@@ -65,6 +65,10 @@ struct ce_sa {
 	unsigned pending_idx;         /* in ce->pending[] while INSTALLING */
 	enum sg_drop fail_drop;       /* FAILED: what its packets count as */
 	bool soft_done;               /* soft-expire event sent */
+	/* make-before-break rekey (outbound) */
+	struct ce_sa *succ;           /* the SA that took over its policies */
+	bool awaiting_switch;         /* replaces another, not switched yet */
+	uint64_t added_tsc;
 };
 
 /* Packets of an outbound protect policy whose SA is not configured (yet):
@@ -159,6 +163,8 @@ struct ce {
 	unsigned n_pending;
 	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
 	struct rte_hash *by_spi_out;   /* outbound SPI -> ce_sa */
+	struct rte_hash *out_alias;    /* removed replaced SPI -> successor SPI */
+	unsigned n_awaiting;           /* outbound SAs waiting to switch */
 	unsigned n_out_rules;
 	uint32_t *out_policy;          /* SPD out position -> policy index */
 	struct ce_phold *phold;        /* per SPD out position */
@@ -198,6 +204,8 @@ struct ce_sa *ce_sa_find_in(struct ce *ce, uint32_t spi, const uint8_t *dst,
 			    uint8_t family);
 struct ce_sa *ce_sa_find(struct ce *ce, uint32_t spi, int dir);
 struct ce_sa *ce_sa_find_out(struct ce *ce, uint32_t spi);
+struct ce_sa *ce_sa_resolve_out(struct ce *ce, uint32_t spi);
+void ce_rekey_poll(struct ce *ce, uint64_t now);
 unsigned ce_sadb_held(const struct ce *ce);
 
 /* ce_punt.c */

@@ -150,7 +150,7 @@ punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
 			drop(ce, m, SG_DROP_NO_POLICY);
 			return;
 		}
-		sa = ce_sa_find_out(ce,
+		sa = ce_sa_resolve_out(ce,
 			ce->db->policies[ce->out_policy[meta->rule]].sa_spi);
 		if (sa == NULL) {
 			hold_policy(ce, meta->rule, m, now);
@@ -471,6 +471,7 @@ ce_poll(struct ce *ce)
 	if (now >= ce->next_life_tsc) {
 		lifetimes(ce, now);
 		phold_expire(ce, now);
+		ce_rekey_poll(ce, now);
 		ce->next_life_tsc = now + ce->hz / 50;
 	}
 	if (ce->ctl != NULL && now >= ce->next_ctl_tsc) {

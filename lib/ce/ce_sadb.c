@@ -85,6 +85,11 @@ ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
 	} else if (rte_hash_add_key_data(ce->by_spi, &sa->cfg->spi, sa) != 0) {
 		goto nomem;
 	}
+	if (sa->cfg->dir == CE_DIR_OUT && sa->cfg->has_replaces) {
+		sa->awaiting_switch = true;
+		sa->added_tsc = rte_rdtsc();
+		ce->n_awaiting++;
+	}
 	if (sa->cfg->hard.seconds || sa->cfg->hard.bytes ||
 	    sa->cfg->hard.packets || sa->cfg->soft.seconds ||
 	    sa->cfg->soft.bytes || sa->cfg->soft.packets)
@@ -120,7 +125,9 @@ ce_sadb_init(struct ce *ce)
 	ce->by_spi = rte_hash_create(&hp);
 	hp.name = "ce_by_spi_out";
 	ce->by_spi_out = rte_hash_create(&hp);
-	if (ce->by_spi == NULL || ce->by_spi_out == NULL)
+	hp.name = "ce_out_alias";
+	ce->out_alias = rte_hash_create(&hp);
+	if (ce->by_spi == NULL || ce->by_spi_out == NULL || ce->out_alias == NULL)
 		return -ENOMEM;
 
 	for (i = 0; i < db->n_sas; i++)
@@ -175,6 +182,7 @@ ce_sadb_fini(struct ce *ce)
 	}
 	rte_hash_free(ce->by_spi);
 	rte_hash_free(ce->by_spi_out);
+	rte_hash_free(ce->out_alias);
 	rte_free(ce->pending);
 	rte_free(ce->timed);
 	rte_free(ce->sa);
@@ -206,6 +214,31 @@ ce_sa_find_out(struct ce *ce, uint32_t spi)
 	void *sa;
 
 	return rte_hash_lookup_data(ce->by_spi_out, &spi, &sa) < 0 ? NULL : sa;
+}
+
+/*
+ * The SA an outbound policy naming 'spi' encrypts into now: the SA with
+ * that SPI, or the one that replaced it (rekey), following successors and
+ * the aliases removed SAs leave behind.
+ */
+struct ce_sa *
+ce_sa_resolve_out(struct ce *ce, uint32_t spi)
+{
+	struct ce_sa *sa = NULL;
+	unsigned hops;
+	void *d;
+
+	for (hops = 0; hops < 16; hops++) {
+		sa = ce_sa_find_out(ce, spi);
+		if (sa != NULL)
+			break;
+		if (rte_hash_lookup_data(ce->out_alias, &spi, &d) < 0)
+			return NULL;
+		spi = (uint32_t)(uintptr_t)d;
+	}
+	while (sa != NULL && sa->succ != NULL)
+		sa = sa->succ;
+	return sa;
 }
 
 struct ce_sa *
@@ -419,7 +452,8 @@ prm_outbound(struct ce *ce, struct ce_sa *sa, struct dfe_sa_prm *p)
 	return 0;
 }
 
-/* Outbound: the SA is reached through the SPD rules that protect into it. */
+/* Outbound: the SA is reached through the SPD rules that protect into it
+ * (those whose named SPI resolves to it). */
 static void
 bind_rules(struct ce *ce, const struct ce_sa *sa, uint64_t cls)
 {
@@ -429,7 +463,8 @@ bind_rules(struct ce *ce, const struct ce_sa *sa, uint64_t cls)
 		const struct ce_policy_cfg *pc =
 			&ce->db->policies[ce->out_policy[i]];
 
-		if (pc->action == CE_ACT_PROTECT && pc->sa_spi == sa->cfg->spi)
+		if (pc->action == CE_ACT_PROTECT &&
+		    ce_sa_resolve_out(ce, pc->sa_spi) == sa)
 			cfe_spd_bind(ce->spd, CFE_SPD_OUT, i, cls);
 	}
 }
@@ -516,7 +551,7 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 		sa->state = CE_SA_FAILED;
 		return rc;
 	}
-	if (c->dir == CE_DIR_OUT)
+	if (c->dir == CE_DIR_OUT && !sa->awaiting_switch)
 		bind_rules(ce, sa, cls);
 	sl->installed++;
 	ce->n_installed++;
@@ -625,7 +660,7 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 
 		if (sa->cfg->dir == CE_DIR_IN)
 			del_keys(ce, sa);
-		else
+		else if (sa->succ == NULL)
 			bind_rules(ce, sa, 0);
 		rte_rcu_qsbr_synchronize(ce->qsv, self);
 		dfe_sa_unpublish(ce->dfe[sa->dfe], sa->slot);
@@ -647,6 +682,14 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 	}
 	hold_flush(ce, sa, SG_DROP_UNKNOWN_SPI);
 	rte_free(sa->hold);
+	if (sa->awaiting_switch)
+		ce->n_awaiting--;
+	if (sa->succ != NULL)
+		rte_hash_add_key_data(ce->out_alias, &sa->cfg->spi,
+			(void *)(uintptr_t)sa->succ->cfg->spi);
+	for (unsigned i = 0; i < ce->n_sa; i++)
+		if (ce->sa[i]->succ == sa)
+			ce->sa[i]->succ = sa->succ;
 	unindex(ce, sa);
 	ce_event_add(ce, &e);
 	rte_free(sa);
@@ -695,5 +738,79 @@ ce_sa_adopt_held(struct ce *ce, struct ce_sa *sa)
 			sa->n_hold++;
 		}
 		h->acquired = false;
+	}
+}
+
+/* Move the policies of the SA 'sa' replaces over to it (event rekey-switch). */
+static void
+rekey_switch(struct ce *ce, struct ce_sa *sa, const char *why)
+{
+	struct ce_sa *old = ce_sa_resolve_out(ce, sa->cfg->replaces);
+	struct ce_event e = { .type = "rekey-switch", .spi = sa->cfg->spi,
+			      .detail = why, .policy = -1 };
+
+	sa->awaiting_switch = false;
+	ce->n_awaiting--;
+	if (sa->rt == NULL && ce_sa_install(ce, sa, false) != 0)
+		why = "install-failed";
+	if (old != NULL && old != sa && sa->rt != NULL) {
+		uint64_t cls = cfe_class_val(sa->slot, sa->gen,
+					     (uint8_t)sa->dfe, 0);
+		unsigned i;
+
+		/* the rules that reach the old SA now reach the new one */
+		for (i = 0; i < ce->n_out_rules; i++) {
+			const struct ce_policy_cfg *pc =
+				&ce->db->policies[ce->out_policy[i]];
+
+			if (pc->action == CE_ACT_PROTECT &&
+			    ce_sa_resolve_out(ce, pc->sa_spi) == old)
+				cfe_spd_bind(ce->spd, CFE_SPD_OUT, i, cls);
+		}
+		old->succ = sa;
+	}
+	ce_event_add(ce, &e);
+	CE_LOG(INFO, "SA 0x%x takes over from 0x%x (%s)", sa->cfg->spi,
+	       sa->cfg->replaces, why);
+}
+
+/*
+ * Make-before-break (nat-esp-rekey-epochs seed): an outbound SA that
+ * replaces another starts installed but unused; it takes over when the
+ * peer shows it has the new pair (the first packet authenticated on a new
+ * inbound SA from the same peer), or after rekey.switch_timeout_ms.
+ */
+void
+ce_rekey_poll(struct ce *ce, uint64_t now)
+{
+	unsigned i, j;
+
+	for (i = 0; i < ce->n_sa && ce->n_awaiting != 0; i++) {
+		struct ce_sa *sa = ce->sa[i];
+		const char *why = NULL;
+
+		if (!sa->awaiting_switch)
+			continue;
+		for (j = 0; j < ce->n_sa && why == NULL; j++) {
+			const struct ce_sa *in = ce->sa[j];
+			struct dfe_sa_stats s;
+
+			if (in->cfg->dir != CE_DIR_IN || !in->cfg->has_replaces ||
+			    in->rt == NULL ||
+			    memcmp(&in->cfg->remote, &sa->cfg->remote,
+				   sizeof(sa->cfg->remote)) != 0)
+				continue;
+			dfe_sa_stats(in->rt, &s);
+			if (s.packets != 0)
+				why = "peer-uses-new-sa";
+		}
+		if (why == NULL && now - sa->added_tsc >=
+		    (uint64_t)ce->dep->rekey_switch_ms * ce->hz / 1000)
+			why = "timeout";
+		if (why != NULL) {
+			pthread_mutex_lock(&ce->lock);
+			rekey_switch(ce, sa, why);
+			pthread_mutex_unlock(&ce->lock);
+		}
 	}
 }
