@@ -68,6 +68,7 @@ struct ce_sa {
 	/* make-before-break rekey (outbound) */
 	struct ce_sa *succ;           /* the SA that took over its policies */
 	bool awaiting_switch;         /* replaces another, not switched yet */
+	uint64_t peer;                /* NAT-T: the peer's mapping now (dfe.h) */
 	uint64_t added_tsc;
 };
 
@@ -165,6 +166,7 @@ struct ce {
 	struct rte_hash *by_spi_out;   /* outbound SPI -> ce_sa */
 	struct rte_hash *out_alias;    /* removed replaced SPI -> successor SPI */
 	unsigned n_awaiting;           /* outbound SAs waiting to switch */
+	unsigned n_natt;               /* NAT-T SAs (either direction) */
 	unsigned n_out_rules;
 	uint32_t *out_policy;          /* SPD out position -> policy index */
 	struct ce_phold *phold;        /* per SPD out position */
@@ -206,6 +208,7 @@ struct ce_sa *ce_sa_find(struct ce *ce, uint32_t spi, int dir);
 struct ce_sa *ce_sa_find_out(struct ce *ce, uint32_t spi);
 struct ce_sa *ce_sa_resolve_out(struct ce *ce, uint32_t spi);
 void ce_rekey_poll(struct ce *ce, uint64_t now);
+void ce_natt_poll(struct ce *ce);
 unsigned ce_sadb_held(const struct ce *ce);
 
 /* ce_punt.c */

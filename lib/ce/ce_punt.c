@@ -472,6 +472,7 @@ ce_poll(struct ce *ce)
 		lifetimes(ce, now);
 		phold_expire(ce, now);
 		ce_rekey_poll(ce, now);
+		ce_natt_poll(ce);
 		ce->next_life_tsc = now + ce->hz / 50;
 	}
 	if (ce->ctl != NULL && now >= ce->next_ctl_tsc) {

@@ -85,6 +85,13 @@ ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
 	} else if (rte_hash_add_key_data(ce->by_spi, &sa->cfg->spi, sa) != 0) {
 		goto nomem;
 	}
+	if (sa->cfg->encap && sa->cfg->remote.family == 4) {
+		/* inbound: the port the peer sends from; outbound: its port */
+		sa->peer = dfe_peer_pack(sa->cfg->remote.a,
+			sa->cfg->dir == CE_DIR_IN ? sa->cfg->encap_sport :
+			sa->cfg->encap_dport);
+		ce->n_natt++;
+	}
 	if (sa->cfg->dir == CE_DIR_OUT && sa->cfg->has_replaces) {
 		sa->awaiting_switch = true;
 		sa->added_tsc = rte_rdtsc();
@@ -553,6 +560,8 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 	}
 	if (c->dir == CE_DIR_OUT && !sa->awaiting_switch)
 		bind_rules(ce, sa, cls);
+	if (c->dir == CE_DIR_OUT && sa->peer != 0)
+		dfe_sa_set_peer(sa->rt, sa->peer);
 	sl->installed++;
 	ce->n_installed++;
 	sa->install_tsc = rte_rdtsc();
@@ -684,6 +693,8 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 	rte_free(sa->hold);
 	if (sa->awaiting_switch)
 		ce->n_awaiting--;
+	if (sa->peer != 0)
+		ce->n_natt--;
 	if (sa->succ != NULL)
 		rte_hash_add_key_data(ce->out_alias, &sa->cfg->spi,
 			(void *)(uintptr_t)sa->succ->cfg->spi);
@@ -812,5 +823,56 @@ ce_rekey_poll(struct ce *ce, uint64_t now)
 			rekey_switch(ce, sa, why);
 			pthread_mutex_unlock(&ce->lock);
 		}
+	}
+}
+
+/*
+ * NAT mapping float: an authenticated packet of an inbound NAT-T SA came
+ * from another address or port than the peer's known mapping (its NAT
+ * rebooted or rebound). The outbound SAs toward that peer follow, so
+ * replies reach it (event nat-float). Only packets that passed the ICV and
+ * the replay window are ever recorded by the DFE, so nothing forged moves
+ * anything.
+ */
+void
+ce_natt_poll(struct ce *ce)
+{
+	unsigned i, j;
+
+	for (i = 0; i < ce->n_sa && ce->n_natt != 0; i++) {
+		struct ce_sa *in = ce->sa[i];
+		uint64_t seen;
+
+		if (in->cfg->dir != CE_DIR_IN || in->peer == 0 || in->rt == NULL)
+			continue;
+		seen = dfe_sa_peer_seen(in->rt);
+		if (seen == 0 || seen == in->peer)
+			continue;
+		for (j = 0; j < ce->n_sa; j++) {
+			struct ce_sa *out = ce->sa[j];
+
+			if (out->cfg->dir != CE_DIR_OUT || out->peer == 0 ||
+			    memcmp(&out->cfg->remote, &in->cfg->remote,
+				   sizeof(in->cfg->remote)) != 0)
+				continue;
+			out->peer = seen;
+			if (out->rt != NULL)
+				dfe_sa_set_peer(out->rt, seen);
+		}
+		{
+			struct ce_event e = { .type = "nat-float",
+					      .spi = in->cfg->spi, .policy = -1,
+					      .proto = IPPROTO_UDP };
+
+			e.src.family = e.dst.family = 4;
+			memcpy(e.src.a, &seen, 4);
+			memcpy(e.dst.a, in->cfg->local.a, 4);
+			e.sport = rte_be_to_cpu_16((uint16_t)(seen >> 32));
+			e.dport = in->cfg->encap_dport;
+			ce_event_add(ce, &e);
+		}
+		CE_LOG(INFO, "SA 0x%x: peer moved to a new NAT mapping",
+		       in->cfg->spi);
+		in->peer = seen;
 	}
 }

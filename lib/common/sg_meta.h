@@ -29,6 +29,7 @@ struct sg_meta {
 	uint8_t l4_len;      /* UDP encapsulation header, 0 or 8 */
 	uint8_t dst[16];     /* outer destination (SPI+dst classification) */
 	uint32_t rule;       /* CFE -> CE punt of clear traffic: SPD rule position */
+	uint64_t peer;       /* DFE: outer IPv4 source + UDP port (NAT-T) */
 };
 
 #define SG_MBUF_PRIV_SIZE RTE_ALIGN(sizeof(struct sg_meta), RTE_MBUF_PRIV_ALIGN)

@@ -18,6 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <string.h>
+
+#include <rte_byteorder.h>
 #include <rte_crypto.h>
 
 #include "sg_addr.h"
@@ -128,6 +131,25 @@ void dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out);
 /* Past its hard lifetime (decided by the CE): every packet is dropped as
  * lifetime_expired from now on. */
 void dfe_sa_expire(struct dfe_sa *sa);
+/*
+ * NAT mapping float (RFC 7296 2.23 behaviour), IPv4 NAT-T. A peer is
+ * packed in 64 bits: IPv4 address (network order) in the low 32 bits, UDP
+ * port (network order) above. dfe_sa_peer_seen(): where the last
+ * authenticated packet of an inbound NAT-T SA came from (0: nothing yet).
+ * dfe_sa_set_peer(): where an outbound NAT-T SA sends from now on (0: its
+ * configured remote). Any thread.
+ */
+uint64_t dfe_sa_peer_seen(const struct dfe_sa *sa);
+void dfe_sa_set_peer(struct dfe_sa *sa, uint64_t peer);
+static inline uint64_t
+dfe_peer_pack(const uint8_t addr4[4], uint16_t port_host)
+{
+	uint32_t a;
+
+	memcpy(&a, addr4, 4);
+	return (uint64_t)a | (uint64_t)rte_cpu_to_be_16(port_host) << 32;
+}
+
 /* Crypto operations of this SA still in the device (lookaside): an SA is
  * freed only once this is 0. Any thread. */
 unsigned dfe_sa_inflight(const struct dfe_sa *sa);

@@ -6,6 +6,7 @@
 #include <rte_ip.h>
 #include <rte_ipsec.h>
 #include <rte_ring.h>
+#include <rte_udp.h>
 
 #include "dfe_priv.h"
 #include "sg_cls.h"
@@ -75,6 +76,11 @@ finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 
 	for (i = 0, k = 0; i < g; i++) {
 		if (dfe_replay_update(sa->replay, sg_meta(mb[i])->sqn) == 0) {
+			/* authenticated and new: may move the NAT mapping */
+			if (sa->natt && sg_meta(mb[i])->peer != 0 &&
+			    sg_meta(mb[i])->peer != sa->peer)
+				__atomic_store_n(&sa->peer, sg_meta(mb[i])->peer,
+						 __ATOMIC_RELEASE);
 			mb[k++] = mb[i];
 			bytes += mb[i]->pkt_len;
 		} else {
@@ -246,6 +252,20 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 			continue;
 		}
 		if (meta->l4_len != 0) {
+			if (meta->ip_ver == 4) {
+				const struct rte_ipv4_hdr *oh =
+					rte_pktmbuf_mtod_offset(m,
+					const struct rte_ipv4_hdr *, m->l2_len);
+				const struct rte_udp_hdr *uh =
+					rte_pktmbuf_mtod_offset(m,
+					const struct rte_udp_hdr *,
+					m->l2_len + m->l3_len);
+
+				meta->peer = (uint64_t)oh->src_addr |
+					(uint64_t)uh->src_port << 32;
+			} else {
+				meta->peer = 0;
+			}
 			if (sa->mode == DFE_MODE_TUNNEL) {
 				m->l3_len += meta->l4_len;
 			} else if (natt_strip(m) != 0) {

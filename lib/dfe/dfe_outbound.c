@@ -111,7 +111,14 @@ fixup(struct dfe_sa *sa, struct rte_mbuf *m)
 					rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 			if (sa->natt) {
 				struct rte_udp_hdr *u = (void *)(ip + 1);
+				uint64_t peer = __atomic_load_n(&sa->peer,
+								__ATOMIC_ACQUIRE);
 
+				/* NAT float: the peer's current mapping */
+				if (peer != 0) {
+					ip->dst_addr = (uint32_t)peer;
+					u->dst_port = (uint16_t)(peer >> 32);
+				}
 				u->dgram_len = rte_cpu_to_be_16(
 					rte_be_to_cpu_16(ip->total_length) -
 					sizeof(*ip));

@@ -33,6 +33,8 @@ struct dfe_sa {
 	volatile uint8_t expired;     /* written by the CE */
 	uint32_t stashed;
 	volatile uint32_t inflight;   /* ops in the crypto device */
+	volatile uint64_t peer;       /* NAT-T: in: last authenticated source;
+				       * out: destination override (CE) */
 	uint64_t hard_packets, hard_bytes;
 	/* counters, single writer */
 	uint64_t packets, bytes;

@@ -303,6 +303,18 @@ dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
 	out->expired = sa->expired;
 }
 
+uint64_t
+dfe_sa_peer_seen(const struct dfe_sa *sa)
+{
+	return __atomic_load_n(&sa->peer, __ATOMIC_ACQUIRE);
+}
+
+void
+dfe_sa_set_peer(struct dfe_sa *sa, uint64_t peer)
+{
+	__atomic_store_n(&sa->peer, peer, __ATOMIC_RELEASE);
+}
+
 unsigned
 dfe_sa_inflight(const struct dfe_sa *sa)
 {
