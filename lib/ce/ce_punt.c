@@ -170,7 +170,8 @@ punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
 		i = ce_sa_install(ce, sa, true);
 		pthread_mutex_unlock(&ce->lock);
 		if (i != 0) {
-			drop(ce, m, SG_DROP_CRYPTO_ERROR);
+			drop(ce, m, sa->state == CE_SA_FAILED ? sa->fail_drop :
+			     SG_DROP_NO_MBUF);
 			return;
 		}
 		/* fall through */

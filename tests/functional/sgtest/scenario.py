@@ -99,6 +99,14 @@ class OutScenario:
     def run(self, workdir, bin_path, **kw):
         return gateway.run(self.dep, self.frames, workdir, bin_path=bin_path, **kw)
 
+    def report(self, res):
+        """The outcheck Report of res (computed once per Result: scapy
+        decrypts every ESP frame)."""
+        rep = getattr(res, "_outreport", None)
+        if rep is None:
+            rep = res._outreport = self.out.compare(res.out)
+        return rep
+
     def check(self, res, spi=None):
         """Everything captured (wan0, lan0, wan1) must be exactly what is
         expected (or, with spi, that SA's packets must be right). Returns
@@ -107,4 +115,8 @@ class OutScenario:
         if res.missing_ports:
             raise AssertionError("no capture written for port(s) %s\n%s"
                                  % (res.missing_ports, res.describe()))
-        return self.out.check(res.out, spi=spi, context=res.describe())
+        rep = self.report(res)
+        msg = rep.render(spi)
+        if msg:
+            raise AssertionError(res.describe() + "\n" + msg)
+        return rep
