@@ -351,6 +351,15 @@ lifetimes(struct ce *ce, uint64_t now)
 		if (sa->cfg->dir == CE_DIR_OUT)
 			s.packets = s.last_sqn;	/* sequence numbers used */
 		age = (now - sa->install_tsc) / ce->hz;
+		if (!sa->soft_done &&
+		    (why = limit_reached(&sa->cfg->soft, age, &s)) != NULL) {
+			e.type = "soft-expire";
+			e.detail = why;
+			sa->soft_done = true;
+			ce_event_add(ce, &e);
+			CE_LOG(INFO, "SA 0x%x: soft lifetime reached (%s)",
+			       sa->cfg->spi, why);
+		}
 		why = limit_reached(&sa->cfg->hard, age, &s);
 		if (why == NULL && s.expired)
 			why = "sequence";
@@ -366,15 +375,6 @@ lifetimes(struct ce *ce, uint64_t now)
 			ce_sa_remove(ce, sa);	/* takes sa out of timed[] */
 			pthread_mutex_unlock(&ce->lock);
 			continue;
-		}
-		if (!sa->soft_done &&
-		    (why = limit_reached(&sa->cfg->soft, age, &s)) != NULL) {
-			e.type = "soft-expire";
-			e.detail = why;
-			sa->soft_done = true;
-			ce_event_add(ce, &e);
-			CE_LOG(INFO, "SA 0x%x: soft lifetime reached (%s)",
-			       sa->cfg->spi, why);
 		}
 		i++;
 	}
@@ -411,9 +411,9 @@ progress(struct ce *ce, uint64_t now)
 		drops += t.drop[i];
 	inst = ce->n_installed;
 	printf("[%4" PRIu64 " s] rx %" PRIu64 "  decrypted %" PRIu64
-	       "  tx %" PRIu64 "  SAs installed %u/%u  dropped %" PRIu64 "\n",
-	       (now - ce->start_tsc) / ce->hz, t.rx, t.decrypted, t.tx, inst,
-	       ce->n_sa, drops);
+	       "  encrypted %" PRIu64 "  tx %" PRIu64 "  SAs installed %u/%u"
+	       "  dropped %" PRIu64 "\n", (now - ce->start_tsc) / ce->hz, t.rx,
+	       t.decrypted, t.encrypted, t.tx, inst, ce->n_sa, drops);
 	fflush(stdout);
 }
 

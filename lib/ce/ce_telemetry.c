@@ -488,8 +488,9 @@ ce_stats_print(struct ce *ce, FILE *f)
 	ce_stats_total(ce, &t);
 	fprintf(f, "spigate: rx %" PRIu64 " tx %" PRIu64 " decrypted %" PRIu64
 		" bypassed %" PRIu64 " punted %" PRIu64 " held %" PRIu64
-		" reinjected %" PRIu64 "\n", t.rx, t.tx, t.decrypted,
-		t.bypassed, t.punted, t.held, t.reinjected);
+		" reinjected %" PRIu64 " encrypted %" PRIu64 "\n", t.rx, t.tx,
+		t.decrypted, t.bypassed, t.punted, t.held, t.reinjected,
+		t.encrypted);
 	fprintf(f, "spigate: drops:");
 	for (i = 0; i < SG_DROP_MAX; i++) {
 		if (t.drop[i] == 0)

@@ -15,8 +15,9 @@
  *   - a route with a next hop (via) has a neighbour entry for that address
  *     on the route's port (spigate does not resolve addresses itself);
  *   - the inbound protect policies naming one SA are at most
- *     CE_MAX_SA_SELECTORS (they become its selectors) and, for a tunnel SA,
- *     all of one IP family: lib/ipsec accepts one inner family per SA.
+ *     CE_MAX_SA_SELECTORS (they become its selectors); the protect policies
+ *     naming a tunnel SA (either direction) are all of one IP family:
+ *     lib/ipsec handles one inner family per SA.
  *
  * Not checked: whether a tunnel SA's local address is one of the
  * unprotected ports' addresses (there is no warning channel, and an
@@ -155,15 +156,13 @@ static int check_selectors(const struct ce_policydb *db, struct ce_diag *diag)
 		const struct ce_policy_cfg *first = NULL;
 		unsigned n = 0;
 
-		if (s->dir != CE_DIR_IN)
-			continue;
 		for (j = 0; j < db->n_policies; j++) {
 			const struct ce_policy_cfg *p = &db->policies[j];
 
-			if (p->dir != CE_DIR_IN || p->action != CE_ACT_PROTECT ||
+			if (p->dir != s->dir || p->action != CE_ACT_PROTECT ||
 			    !p->has_sa || p->sa_spi != s->spi)
 				continue;
-			if (++n == CE_MAX_SA_SELECTORS + 1) {
+			if (++n == CE_MAX_SA_SELECTORS + 1 && s->dir == CE_DIR_IN) {
 				ce_diag_add(diag, db->path, p->line,
 					    "policies[%u]: SA 0x%x is named by more "
 					    "than %u inbound protect policies", j,

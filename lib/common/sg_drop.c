@@ -50,7 +50,7 @@ const char *const sg_drop_descr[SG_DROP_MAX] = {
 	[SG_DROP_FRAGMENT] = "outer IP fragment (reassembly is not supported)",
 	[SG_DROP_NAT_KEEPALIVE] = "NAT-T keepalive (RFC 3948), consumed",
 	[SG_DROP_IKE] = "IKE packet, counted by the CE (no IKE daemon yet)",
-	[SG_DROP_NO_SA] = "outbound traffic needing ESP encryption (not implemented yet)",
+	[SG_DROP_NO_SA] = "protect rule bound to a DFE that does not exist (internal)",
 	[SG_DROP_CRYPTO_ERROR] = "crypto device returned an error other than auth",
 	[SG_DROP_NO_MBUF] = "mbuf or crypto operation pool exhausted",
 };

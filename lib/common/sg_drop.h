@@ -30,7 +30,7 @@ enum sg_drop {
 	SG_DROP_FRAGMENT,         /* outer IP fragment: reassembly not supported */
 	SG_DROP_NAT_KEEPALIVE,    /* RFC 3948 NAT keepalive (consumed) */
 	SG_DROP_IKE,              /* IKE packet: no IKE daemon attached yet */
-	SG_DROP_NO_SA,            /* outbound protect: outbound ESP not built yet */
+	SG_DROP_NO_SA,            /* protect rule bound to no existing DFE */
 	SG_DROP_CRYPTO_ERROR,     /* the crypto device failed the operation */
 	SG_DROP_NO_MBUF,          /* mbuf or crypto-op pool exhausted */
 	SG_DROP_MAX

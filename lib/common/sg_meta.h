@@ -19,7 +19,8 @@
 
 struct sg_meta {
 	uint64_t cls;        /* classification value (cfe_table.h layout) */
-	uint64_t tsc;        /* arrival time (rte_rdtsc) when held */
+	uint64_t tsc;        /* CE: arrival time (rte_rdtsc) when held;
+			      * DFE outbound: protected (inner) bytes */
 	uint64_t sqn;        /* DFE: full (ESN-reconstructed) sequence number */
 	uint32_t spi;        /* host order */
 	uint16_t port;       /* ingress port id */

@@ -202,7 +202,7 @@ dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			continue;
 		}
 		m->ol_flags = 0;
-		bytes += m->pkt_len;
+		bytes += sg_meta(m)->tsc;
 		k++;
 		sg_txq_put(q, m, d->st);
 	}
@@ -312,17 +312,19 @@ dfe_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n
 			m->l3_len + esp_len(sa, plen - m->l3_len);
 		if (unlikely(out > sa->mtu)) {
 			struct rte_mbuf *fr[SG_BURST];
-			uint32_t room, hdr = sa->mode == DFE_MODE_TUNNEL ? 0 :
-				m->l3_len;
+			uint32_t room;
 			unsigned nf, f;
 
-			if (df || sa->inner_family != 4) {
+			/* transport-mode ESP never goes on a fragment
+			 * (RFC 4303 3.3.4): only tunnels pre-fragment */
+			if (df || sa->inner_family != 4 ||
+			    sa->mode != DFE_MODE_TUNNEL) {
 				dfe_drop(d, sa, SG_DROP_MTU_EXCEEDED, &m, 1);
 				continue;
 			}
 			/* largest protected length that still fits */
-			room = sa->mtu - hdr - (sa->overhead - 2);
-			room = (room & ~(uint32_t)(sa->pad_align - 1)) - 2 + hdr;
+			room = sa->mtu - (sa->overhead - 2);
+			room = (room & ~(uint32_t)(sa->pad_align - 1)) - 2;
 			nf = frag4(d, m, room, fr, SG_BURST);
 			rte_pktmbuf_free(m);
 			if (nf == 0) {
@@ -335,12 +337,14 @@ dfe_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n
 					encrypt(d, sa, ok, k);
 					k = 0;
 				}
+				sg_meta(fr[f])->tsc = fr[f]->pkt_len - fr[f]->l2_len;
 				ok[k++] = fr[f];
 			}
 			continue;
 		}
 		if (df && sa->inner_family == 4)
 			meta->flags |= SG_META_DF;
+		meta->tsc = plen;	/* protected bytes, for the lifetime */
 		ok[k++] = m;
 	}
 	if (k != 0)

@@ -1277,6 +1277,11 @@ static const struct tcase cases[] = {
 		 "  - { dir: in, src: 10.0.13.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
 		 "  - { dir: in, src: 10.0.14.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }\n"
 		 "  - { dir: in, src: 10.0.15.0/24, dst: 10.9.0.0/16, action: protect, sa: 0x1001 }  #! policies[16]: SA 0x1001 is named by more than 16 inbound protect policies\n" },
+	{ "validate: one inner family per outbound tunnel SA too",
+	  .pol = "sas:\n" SA1("0x2001", "out", "172.16.2.5") "\n"
+		 "policies:\n"
+		 "  - { dir: out, src: 192.168.105.0/24, dst: 192.168.1.0/24, action: protect, sa: 0x2001 }\n"
+		 "  - { dir: out, src: \"2001:db8:105::/48\", dst: \"2001:db8:1::/48\", action: protect, sa: 0x2001 }  #! policies[1]: SA 0x2001 carries IPv4 traffic (policy at line 4); a tunnel SA carries one inner IP family\n" },
 	{ "validate: the same neighbour address on two ports",
 	  .pol = "routes:\n"
 		 "  - { dst: \"2001:db8:1::/48\", port: lan0, via: \"fe80::1\" }\n"
