@@ -29,6 +29,7 @@ struct sg_route {
 	struct sg_nh *nh;              /* next hops, [0] unused */
 	uint32_t n_nh, max_nh;
 	struct sg_nh *nbr;             /* resolved neighbours */
+	struct nb_key *nbr_key;        /* their addresses, same index */
 	uint32_t n_nbr, max_nbr;
 	struct rte_ether_addr port_mac[SG_MAX_PORTS];
 };
@@ -48,13 +49,17 @@ sg_route_create(const struct sg_route_conf *c)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
-	r->max_nh = c->max_routes * 2 + 1;
+	/* routes, plus a host route per neighbour under an on-link route */
+	r->max_nh = c->max_routes * 2 + c->max_neigh + 1;
 	r->max_nbr = c->max_neigh;
 	r->nh = rte_zmalloc_socket("sg_nh", sizeof(*r->nh) * r->max_nh, 0,
 				   c->socket);
 	r->nbr = rte_zmalloc_socket("sg_nbr", sizeof(*r->nbr) * r->max_nbr, 0,
 				    c->socket);
-	if (r->nh == NULL || r->nbr == NULL)
+	r->nbr_key = rte_zmalloc_socket("sg_nbr_key",
+					sizeof(*r->nbr_key) * r->max_nbr, 0,
+					c->socket);
+	if (r->nh == NULL || r->nbr == NULL || r->nbr_key == NULL)
 		goto fail;
 	r->n_nh = 1;
 
@@ -104,6 +109,7 @@ sg_route_destroy(struct sg_route *r)
 	rte_hash_free(r->neigh);
 	rte_free(r->nh);
 	rte_free(r->nbr);
+	rte_free(r->nbr_key);
 	rte_free(r);
 }
 
@@ -154,6 +160,7 @@ sg_route_neigh_add(struct sg_route *r, const struct sg_addr *ip,
 		idx = (int32_t)(uintptr_t)d;
 	}
 	nh_fill(r, &r->nbr[idx], port, mac);
+	r->nbr_key[idx] = key;
 	return 0;
 }
 
@@ -169,6 +176,46 @@ neigh_find(const struct sg_route *r, const struct sg_addr *ip, uint16_t port)
 	if (rte_hash_lookup_data(r->neigh, &key, &d) < 0)
 		return NULL;
 	return &r->nbr[(uintptr_t)d];
+}
+
+static int
+fib_add(struct sg_route *r, const struct sg_addr *a, uint8_t len, uint32_t id)
+{
+	uint32_t ip;
+
+	if (a->family == 4) {
+		memcpy(&ip, a->a, 4);
+		return rte_fib_add(r->fib4, rte_be_to_cpu_32(ip), len, id);
+	}
+	return rte_fib6_add(r->fib6, a->a, len, id);
+}
+
+/*
+ * An on-link route would resolve each packet's destination in the
+ * neighbour hash (a jhash and a key compare per packet). Instead, every
+ * known neighbour it covers gets a host route with its Ethernet header
+ * ready; only destinations with no neighbour entry take the slow path.
+ */
+static int
+host_routes(struct sg_route *r, const struct sg_prefix *dst, uint16_t port)
+{
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < r->n_nbr; i++) {
+		const struct nb_key *k = &r->nbr_key[i];
+
+		if (k->port != port || !sg_prefix_contains(dst, &k->ip))
+			continue;
+		if (r->n_nh == r->max_nh)
+			return -ENOSPC;
+		r->nh[r->n_nh] = r->nbr[i];
+		rc = fib_add(r, &k->ip, k->ip.family == 4 ? 32 : 128, r->n_nh);
+		if (rc != 0)
+			return rc;
+		r->n_nh++;
+	}
+	return 0;
 }
 
 int
@@ -193,18 +240,11 @@ sg_route_add(struct sg_route *r, const struct sg_prefix *dst, uint16_t port,
 		nh->port = port;
 		nh->onlink = 1;
 	}
-	if (dst->addr.family == 4) {
-		uint32_t ip;
-
-		memcpy(&ip, dst->addr.a, 4);
-		rc = rte_fib_add(r->fib4, rte_be_to_cpu_32(ip), dst->len, id);
-	} else {
-		rc = rte_fib6_add(r->fib6, dst->addr.a, dst->len, id);
-	}
+	rc = fib_add(r, &dst->addr, dst->len, id);
 	if (rc != 0)
 		return rc;
 	r->n_nh++;
-	return 0;
+	return via == NULL ? host_routes(r, dst, port) : 0;
 }
 
 /* Resolve a fib result: a gateway route is ready; an on-link route needs the
