@@ -589,7 +589,8 @@ client_close(struct ce_ctl *x, unsigned i)
 	x->cl[i] = x->cl[--x->n];
 }
 
-/* Read what is there; handle complete lines. -1: close the client. */
+/* Read what is there; handle complete lines. -1: close the client now;
+ * at end of input (the client half-closed) the replies still go out. */
 static int
 client_read(struct ce *ce, struct ctl_client *c)
 {
@@ -598,8 +599,10 @@ client_read(struct ce *ce, struct ctl_client *c)
 
 	for (;;) {
 		r = recv(c->fd, c->in + c->in_len, CTL_LINE_MAX - c->in_len, 0);
-		if (r == 0)
-			return -1;
+		if (r == 0) {
+			c->closing = true;
+			return 0;
+		}
 		if (r < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 		c->in_len += (size_t)r;
@@ -746,7 +749,8 @@ ce_ctl_poll(struct ce *ce)
 		struct ctl_client *c = x->cl[i];
 		int bad = 0;
 
-		if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
+		if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    !c->closing)
 			bad = client_read(ce, c);
 		if (!bad && c->events)
 			stream_events(ce, c);

@@ -350,7 +350,8 @@ lifetimes(struct ce *ce, uint64_t now)
 		dfe_sa_stats(sa->rt, &s);
 		if (sa->cfg->dir == CE_DIR_OUT)
 			s.packets = s.last_sqn;	/* sequence numbers used */
-		age = (now - sa->install_tsc) / ce->hz;
+		/* installed during this poll, after 'now' was read */
+		age = now > sa->install_tsc ? (now - sa->install_tsc) / ce->hz : 0;
 		if (!sa->soft_done &&
 		    (why = limit_reached(&sa->cfg->soft, age, &s)) != NULL) {
 			e.type = "soft-expire";

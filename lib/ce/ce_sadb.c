@@ -32,16 +32,20 @@ const char *const ce_sa_state_names[] = {
  * protect policies of the SA's direction that name it (all of one family: the loader's check);
  * without any, the outer family.
  */
+static uint32_t selector_spi(struct ce *ce, const struct ce_sa_cfg *s);
+
 static uint8_t
-inner_family(const struct ce_policydb *db, const struct ce_sa_cfg *s)
+inner_family(struct ce *ce, const struct ce_sa_cfg *s)
 {
+	const struct ce_policydb *db = ce->db;
+	uint32_t spi = selector_spi(ce, s);
 	unsigned i;
 
 	for (i = 0; i < db->n_policies; i++) {
 		const struct ce_policy_cfg *p = &db->policies[i];
 
 		if (p->dir == s->dir && p->action == CE_ACT_PROTECT &&
-		    p->has_sa && p->sa_spi == s->spi)
+		    p->has_sa && p->sa_spi == spi)
 			return p->src.addr.family;
 	}
 	return s->local.family ? s->local.family : 4;
@@ -69,8 +73,9 @@ ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
 	sa->cfg_store = *cfg;
 	sa->cfg = &sa->cfg_store;
 	sa->state = CE_SA_CONFIGURED;
+	sa->added_tsc = rte_rdtsc();
 	sa->inner_family = sa->cfg->mode == CE_MODE_TUNNEL ?
-		inner_family(ce->db, sa->cfg) :
+		inner_family(ce, sa->cfg) :
 		(sa->cfg->local.family ? sa->cfg->local.family : 4);
 	if (sa->cfg->dir != CE_DIR_IN) {
 		if (rte_hash_add_key_data(ce->by_spi_out, &sa->cfg->spi, sa) != 0)
@@ -94,7 +99,6 @@ ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
 	}
 	if (sa->cfg->dir == CE_DIR_OUT && sa->cfg->has_replaces) {
 		sa->awaiting_switch = true;
-		sa->added_tsc = rte_rdtsc();
 		ce->n_awaiting++;
 	}
 	if (sa->cfg->hard.seconds || sa->cfg->hard.bytes ||
@@ -270,10 +274,50 @@ ce_sadb_held(const struct ce *ce)
 	return n;
 }
 
-static void
-fill_selectors(const struct ce_policydb *db, const struct ce_sa_cfg *s,
-	       struct dfe_sa_prm *p)
+static bool
+named_by_policy(const struct ce_policydb *db, enum ce_dir dir, uint32_t spi)
 {
+	unsigned i;
+
+	for (i = 0; i < db->n_policies; i++)
+		if (db->policies[i].dir == dir &&
+		    db->policies[i].action == CE_ACT_PROTECT &&
+		    db->policies[i].has_sa && db->policies[i].sa_spi == spi)
+			return true;
+	return false;
+}
+
+/*
+ * The SPI whose protect policies give an SA its selectors: its own, or,
+ * for an SA named by no policy that replaces another (rekey), the replaced
+ * SA's, following the chain of replacements.
+ */
+static uint32_t
+selector_spi(struct ce *ce, const struct ce_sa_cfg *s)
+{
+	uint32_t spi = s->spi;
+	bool more = s->has_replaces;
+	uint32_t next = s->replaces;
+	unsigned hops;
+
+	for (hops = 0; hops < 8; hops++) {
+		const struct ce_sa *old;
+
+		if (named_by_policy(ce->db, s->dir, spi) || !more)
+			return spi;
+		spi = next;
+		old = ce_sa_find(ce, spi, (int)s->dir);
+		more = old != NULL && old->cfg->has_replaces;
+		next = more ? old->cfg->replaces : 0;
+	}
+	return spi;
+}
+
+static void
+fill_selectors(struct ce *ce, const struct ce_sa_cfg *s, struct dfe_sa_prm *p)
+{
+	const struct ce_policydb *db = ce->db;
+	uint32_t spi = selector_spi(ce, s);
 	unsigned i;
 
 	for (i = 0; i < db->n_policies && p->n_sel < DFE_MAX_SEL; i++) {
@@ -281,7 +325,7 @@ fill_selectors(const struct ce_policydb *db, const struct ce_sa_cfg *s,
 		struct dfe_sel *sel;
 
 		if (pc->dir != CE_DIR_IN || pc->action != CE_ACT_PROTECT ||
-		    !pc->has_sa || pc->sa_spi != s->spi)
+		    !pc->has_sa || pc->sa_spi != spi)
 			continue;
 		sel = &p->sel[p->n_sel++];
 		sel->src = pc->src;
@@ -505,7 +549,7 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 		p.outer_family = c->local.family ? c->local.family :
 			sa->inner_family;
 		rc = ce_xform_inbound(c, &x);
-		fill_selectors(ce->db, c, &p);
+		fill_selectors(ce, c, &p);
 	}
 	if (rc != 0) {
 		sa->state = CE_SA_FAILED;
@@ -798,16 +842,22 @@ ce_rekey_poll(struct ce *ce, uint64_t now)
 
 	for (i = 0; i < ce->n_sa && ce->n_awaiting != 0; i++) {
 		struct ce_sa *sa = ce->sa[i];
+		const struct ce_sa *old;
 		const char *why = NULL;
+		uint64_t since;
 
 		if (!sa->awaiting_switch)
 			continue;
+		/* the new inbound SA of this generation: added after the
+		 * outbound SA being replaced (not a previous rekey's) */
+		old = ce_sa_find_out(ce, sa->cfg->replaces);
+		since = old != NULL ? old->added_tsc : 0;
 		for (j = 0; j < ce->n_sa && why == NULL; j++) {
 			const struct ce_sa *in = ce->sa[j];
 			struct dfe_sa_stats s;
 
 			if (in->cfg->dir != CE_DIR_IN || !in->cfg->has_replaces ||
-			    in->rt == NULL ||
+			    in->rt == NULL || in->added_tsc <= since ||
 			    memcmp(&in->cfg->remote, &sa->cfg->remote,
 				   sizeof(sa->cfg->remote)) != 0)
 				continue;
