@@ -28,6 +28,8 @@
 #define CTL_LINE_MAX   (64 * 1024)   /* longest request */
 #define CTL_OUT_MAX    (4 << 20)     /* unsent reply bytes before a drop */
 #define CTL_CLIENTS    128
+#define CTL_BACKLOG    (256 * 1024)  /* unsent bytes that pause reading */
+#define CTL_OPS_POLL   64            /* requests handled per client per poll */
 
 struct ctl_client {
 	int fd;
@@ -50,6 +52,8 @@ struct ce_ctl {
 static void
 out_add(struct ctl_client *c, const char *s, size_t len)
 {
+	if (c->closing && c->out_len == 0)
+		return;		/* dropped: nothing more goes out */
 	if (c->out_len + len > CTL_OUT_MAX) {
 		/* a reader that does not read: let it go */
 		c->closing = true;
@@ -127,11 +131,16 @@ get_spi(json_t *req, uint32_t *spi)
 	}
 	if (!json_is_string(v))
 		return -1;
-	errno = 0;
-	x = strtoull(json_string_value(v), &end, 0);
-	if (errno != 0 || *end != '\0' || end == json_string_value(v) ||
-	    x > UINT32_MAX)
-		return -1;
+	{
+		const char *t = json_string_value(v);
+		int hex = t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
+
+		errno = 0;
+		x = strtoull(t, &end, hex ? 16 : 10);
+		if (errno != 0 || *end != '\0' || end == t || t[0] == '-' ||
+		    t[0] == '+' || x > UINT32_MAX)
+			return -1;
+	}
 	*spi = (uint32_t)x;
 	return 0;
 }
@@ -597,7 +606,30 @@ client_read(struct ce *ce, struct ctl_client *c)
 	ssize_t r;
 	char *nl;
 
+	unsigned ops = 0;
+
 	for (;;) {
+		/* backpressure: a client that does not read its replies (or
+		 * pipelines a flood) waits; so does a long run of requests */
+		while ((nl = memchr(c->in, '\n', c->in_len)) != NULL &&
+		       c->out_len < CTL_BACKLOG && ops < CTL_OPS_POLL) {
+			size_t l = (size_t)(nl - c->in);
+
+			if (!c->events && !c->closing)
+				handle(ce, c, c->in, l);
+			memmove(c->in, nl + 1, c->in_len - l - 1);
+			c->in_len -= l + 1;
+			ops++;
+		}
+		if (nl != NULL || c->in_len == CTL_LINE_MAX) {
+			if (nl == NULL) {
+				send_json(c, fail("request longer than %u bytes",
+						  CTL_LINE_MAX));
+				c->closing = true;
+				c->in_len = 0;
+			}
+			return 0;
+		}
 		r = recv(c->fd, c->in + c->in_len, CTL_LINE_MAX - c->in_len, 0);
 		if (r == 0) {
 			c->closing = true;
@@ -606,21 +638,6 @@ client_read(struct ce *ce, struct ctl_client *c)
 		if (r < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 		c->in_len += (size_t)r;
-		while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
-			size_t l = (size_t)(nl - c->in);
-
-			if (!c->events && !c->closing)
-				handle(ce, c, c->in, l);
-			memmove(c->in, nl + 1, c->in_len - l - 1);
-			c->in_len -= l + 1;
-		}
-		if (c->in_len == CTL_LINE_MAX) {
-			send_json(c, fail("request longer than %u bytes",
-					  CTL_LINE_MAX));
-			c->closing = true;
-			c->in_len = 0;
-			return 0;
-		}
 	}
 }
 
@@ -749,8 +766,8 @@ ce_ctl_poll(struct ce *ce)
 		struct ctl_client *c = x->cl[i];
 		int bad = 0;
 
-		if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    !c->closing)
+		if (((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) ||
+		     memchr(c->in, '\n', c->in_len) != NULL) && !c->closing)
 			bad = client_read(ce, c);
 		if (!bad && c->events)
 			stream_events(ce, c);

@@ -70,6 +70,7 @@ struct ce_sa {
 	bool awaiting_switch;         /* replaces another, not switched yet */
 	uint64_t peer;                /* NAT-T: the peer's mapping now (dfe.h) */
 	uint64_t added_tsc;
+	uint32_t sel_spi;              /* whose protect policies are its selectors */
 };
 
 /* Packets of an outbound protect policy whose SA is not configured (yet):
@@ -184,6 +185,7 @@ struct ce {
 	volatile int quit;
 	volatile int stop_req;
 	uint64_t drain_start;
+	uint64_t drain_token;
 	uint64_t last_rx, last_rx_tsc;
 	uint64_t next_life_tsc;
 	uint64_t next_progress_tsc;

@@ -439,9 +439,13 @@ life_cycle(struct ce *ce, uint64_t now)
 	if (ce->stop_req && !ce->rx_stop) {
 		ce->rx_stop = 1;
 		ce->drain_start = now;
+		/* a CFE may be mid-burst: quiet() counts only once every
+		 * reader has passed a quiescent state after rx_stop */
+		ce->drain_token = rte_rcu_qsbr_start(ce->qsv);
 	}
 	if (ce->rx_stop && !ce->quit &&
-	    (quiet(ce) || now - ce->drain_start > 2 * ce->hz))
+	    ((rte_rcu_qsbr_check(ce->qsv, ce->drain_token, false) == 1 &&
+	      quiet(ce)) || now - ce->drain_start > 2 * ce->hz))
 		ce->quit = 1;
 }
 

@@ -33,6 +33,7 @@ const char *const ce_sa_state_names[] = {
  * without any, the outer family.
  */
 static uint32_t selector_spi(struct ce *ce, const struct ce_sa_cfg *s);
+static void rekey_switch(struct ce *ce, struct ce_sa *sa, const char *why);
 
 static uint8_t
 inner_family(struct ce *ce, const struct ce_sa_cfg *s)
@@ -74,6 +75,7 @@ ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
 	sa->cfg = &sa->cfg_store;
 	sa->state = CE_SA_CONFIGURED;
 	sa->added_tsc = rte_rdtsc();
+	sa->sel_spi = selector_spi(ce, sa->cfg);
 	sa->inner_family = sa->cfg->mode == CE_MODE_TUNNEL ?
 		inner_family(ce, sa->cfg) :
 		(sa->cfg->local.family ? sa->cfg->local.family : 4);
@@ -288,36 +290,26 @@ named_by_policy(const struct ce_policydb *db, enum ce_dir dir, uint32_t spi)
 }
 
 /*
- * The SPI whose protect policies give an SA its selectors: its own, or,
- * for an SA named by no policy that replaces another (rekey), the replaced
- * SA's, following the chain of replacements.
+ * The SPI whose protect policies give an SA its selectors (and inner
+ * family): its own when a policy names it; for an SA that replaces another
+ * (rekey), the replaced SA's, fixed when the SA is created (the replaced SA
+ * may be gone later).
  */
 static uint32_t
 selector_spi(struct ce *ce, const struct ce_sa_cfg *s)
 {
-	uint32_t spi = s->spi;
-	bool more = s->has_replaces;
-	uint32_t next = s->replaces;
-	unsigned hops;
+	const struct ce_sa *old;
 
-	for (hops = 0; hops < 8; hops++) {
-		const struct ce_sa *old;
-
-		if (named_by_policy(ce->db, s->dir, spi) || !more)
-			return spi;
-		spi = next;
-		old = ce_sa_find(ce, spi, (int)s->dir);
-		more = old != NULL && old->cfg->has_replaces;
-		next = more ? old->cfg->replaces : 0;
-	}
-	return spi;
+	if (named_by_policy(ce->db, s->dir, s->spi) || !s->has_replaces)
+		return s->spi;
+	old = ce_sa_find(ce, s->replaces, (int)s->dir);
+	return old != NULL ? old->sel_spi : s->replaces;
 }
 
 static void
-fill_selectors(struct ce *ce, const struct ce_sa_cfg *s, struct dfe_sa_prm *p)
+fill_selectors(struct ce *ce, uint32_t spi, struct dfe_sa_prm *p)
 {
 	const struct ce_policydb *db = ce->db;
-	uint32_t spi = selector_spi(ce, s);
 	unsigned i;
 
 	for (i = 0; i < db->n_policies && p->n_sel < DFE_MAX_SEL; i++) {
@@ -542,14 +534,16 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 	sa->fail_drop = SG_DROP_CRYPTO_ERROR;
 	if (c->dir == CE_DIR_OUT) {
 		rc = prm_outbound(ce, sa, &p);
-		if (rc == 0)
+		if (rc == 0) {
+			sa->fail_drop = SG_DROP_CRYPTO_ERROR;
 			rc = ce_xform_outbound(c, &x);
+		}
 	} else {
 		p.dir = DFE_DIR_IN;
 		p.outer_family = c->local.family ? c->local.family :
 			sa->inner_family;
 		rc = ce_xform_inbound(c, &x);
-		fill_selectors(ce, c, &p);
+		fill_selectors(ce, sa->sel_spi, &p);
 	}
 	if (rc != 0) {
 		sa->state = CE_SA_FAILED;
@@ -656,6 +650,38 @@ del_keys(struct ce *ce, struct ce_sa *sa)
 	cfe_table_del(ce->table, &k);
 }
 
+/*
+ * Aliases stay one hop deep: the SPI of a removed, replaced SA, and every
+ * SPI that already led to it, lead to its successor; when an SA with no
+ * successor goes, the aliases that led to it go too.
+ */
+static void
+alias_update(struct ce *ce, const struct ce_sa *sa)
+{
+	uint32_t from[64];
+	const void *key;
+	void *data;
+	uint32_t it = 0;
+	unsigned n = 0, i;
+
+	while (n < RTE_DIM(from) &&
+	       rte_hash_iterate(ce->out_alias, &key, &data, &it) >= 0)
+		if ((uint32_t)(uintptr_t)data == sa->cfg->spi)
+			from[n++] = *(const uint32_t *)key;
+	for (i = 0; i < n; i++) {
+		if (sa->succ != NULL)
+			rte_hash_add_key_data(ce->out_alias, &from[i],
+				(void *)(uintptr_t)sa->succ->cfg->spi);
+		else
+			rte_hash_del_key(ce->out_alias, &from[i]);
+	}
+	if (sa->succ != NULL &&
+	    rte_hash_add_key_data(ce->out_alias, &sa->cfg->spi,
+			(void *)(uintptr_t)sa->succ->cfg->spi) != 0)
+		CE_LOG(ERR, "SA 0x%x: alias table full: policies naming it "
+		       "lose their SA", sa->cfg->spi);
+}
+
 static void
 unindex(struct ce *ce, struct ce_sa *sa)
 {
@@ -708,6 +734,21 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 	struct ce_event e = { .type = "sa-removed", .spi = sa->cfg->spi,
 			      .policy = -1 };
 
+	/* an outbound SA leaving before its successor took over: hand its
+	 * policies over now, or they would lose their SA */
+	if (sa->cfg->dir == CE_DIR_OUT && sa->succ == NULL && ce->n_awaiting) {
+		unsigned i;
+
+		for (i = 0; i < ce->n_sa; i++) {
+			struct ce_sa *x = ce->sa[i];
+
+			if (x->awaiting_switch &&
+			    ce_sa_resolve_out(ce, x->cfg->replaces) == sa) {
+				rekey_switch(ce, x, "replaced-sa-removed");
+				break;
+			}
+		}
+	}
 	if (sa->rt != NULL) {
 		struct ce_dfe_slots *sl = &ce->slots[sa->dfe];
 
@@ -739,9 +780,8 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 		ce->n_awaiting--;
 	if (sa->peer != 0)
 		ce->n_natt--;
-	if (sa->succ != NULL)
-		rte_hash_add_key_data(ce->out_alias, &sa->cfg->spi,
-			(void *)(uintptr_t)sa->succ->cfg->spi);
+	if (sa->cfg->dir == CE_DIR_OUT)
+		alias_update(ce, sa);
 	for (unsigned i = 0; i < ce->n_sa; i++)
 		if (ce->sa[i]->succ == sa)
 			ce->sa[i]->succ = sa->succ;

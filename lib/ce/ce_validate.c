@@ -185,6 +185,30 @@ static int check_selectors(const struct ce_policydb *db, struct ce_diag *diag)
 	return rc;
 }
 
+/* Outbound SAs are found by SPI alone (the policies name an SPI). */
+static int check_out_spis(const struct ce_policydb *db, struct ce_diag *diag)
+{
+	unsigned i, j;
+	int rc = 0;
+
+	for (i = 0; i < db->n_sas; i++) {
+		if (db->sas[i].dir != CE_DIR_OUT)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (db->sas[j].dir != CE_DIR_OUT ||
+			    db->sas[j].spi != db->sas[i].spi)
+				continue;
+			ce_diag_add(diag, db->path, db->sas[i].line,
+				    "sas[%u]: outbound spi 0x%x already at line %d "
+				    "(outbound SAs are found by SPI alone)", i,
+				    db->sas[i].spi, db->sas[j].line);
+			rc = -EINVAL;
+			break;
+		}
+	}
+	return rc;
+}
+
 int ce_config_validate(const struct ce_deploy *dep, const struct ce_policydb *db,
 		       struct ce_diag *diag)
 {
@@ -196,6 +220,8 @@ int ce_config_validate(const struct ce_deploy *dep, const struct ce_policydb *db
 	if (db != NULL && check_db(dep, db, diag) < 0)
 		rc = -EINVAL;
 	if (db != NULL && check_selectors(db, diag) < 0)
+		rc = -EINVAL;
+	if (db != NULL && check_out_spis(db, diag) < 0)
 		rc = -EINVAL;
 	return rc;
 }

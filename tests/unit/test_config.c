@@ -1282,6 +1282,9 @@ static const struct tcase cases[] = {
 		 "policies:\n"
 		 "  - { dir: out, src: 192.168.105.0/24, dst: 192.168.1.0/24, action: protect, sa: 0x2001 }\n"
 		 "  - { dir: out, src: \"2001:db8:105::/48\", dst: \"2001:db8:1::/48\", action: protect, sa: 0x2001 }  #! policies[1]: SA 0x2001 carries IPv4 traffic (policy at line 4); a tunnel SA carries one inner IP family\n" },
+	{ "validate: outbound SPIs are unique",
+	  .pol = "sas:\n" SA1("0x2001", "out", "172.16.2.5") "\n"
+		 SA1("0x2001", "out", "172.16.2.6") "  #! sas[1]: outbound spi 0x2001 already at line 2\n" },
 	{ "validate: the same neighbour address on two ports",
 	  .pol = "routes:\n"
 		 "  - { dst: \"2001:db8:1::/48\", port: lan0, via: \"fe80::1\" }\n"
