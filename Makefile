@@ -32,5 +32,10 @@ test: build
 bench: build
 	./bench/run.sh $(BUILD) $(if $(QUICK),--quick)
 
+# the churn test under AddressSanitizer (its own build dir, build-asan)
+.PHONY: asan-churn
+asan-churn: deps
+	./tests/asan-churn.sh build-asan
+
 clean:
 	rm -rf $(BUILD)

@@ -48,6 +48,9 @@ static const char *prog = "spigatectl";
 static bool opt_json;
 static int opt_timeout = DEFAULT_TIMEOUT;
 static volatile sig_atomic_t interrupted;
+/* The request being built and sent: at file scope, so that an exit from
+ * die() leaves nothing unreachable behind (leak checkers stay quiet). */
+static json_t *the_req;
 
 static void
 usage(FILE *f)
@@ -186,10 +189,15 @@ conn_line(struct conn *c, int timeout_s)
 	long long deadline = timeout_s < 0 ? 0 : now_ms() + timeout_s * 1000LL;
 	static char *line;
 	static size_t line_cap;
+	bool watch = timeout_s < 0;
 	char *nl;
 
 	for (;;) {
-		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+		/* unbounded waits (events) also watch stdout: a pipe whose
+		 * reader left (| head -3) reports POLLERR, so we stop at once
+		 * instead of at the next event */
+		struct pollfd pf[2] = { { .fd = c->fd, .events = POLLIN },
+					{ .fd = STDOUT_FILENO, .events = 0 } };
 		int wait_ms = -1, rc;
 		ssize_t r;
 
@@ -204,7 +212,7 @@ conn_line(struct conn *c, int timeout_s)
 				    timeout_s);
 			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		rc = poll(&pf, 1, wait_ms);
+		rc = poll(pf, watch ? 2 : 1, wait_ms);
 		if (rc < 0) {
 			if (errno != EINTR)
 				die(EXIT_CONN, "poll: %s", strerror(errno));
@@ -212,7 +220,11 @@ conn_line(struct conn *c, int timeout_s)
 				return NULL;
 			continue;
 		}
-		if (rc == 0)
+		if (watch && (pf[1].revents & (POLLERR | POLLHUP)))
+			exit(0);
+		if (watch && (pf[1].revents & POLLNVAL))
+			watch = false;      /* stdout closed: nothing to watch */
+		if (rc == 0 || pf[0].revents == 0)
 			continue;
 		if (c->cap - c->len < 4096) {
 			size_t cap = c->cap == 0 ? 65536 : c->cap * 2;
@@ -297,6 +309,7 @@ transact(struct conn *c, json_t *req)
 		if (!opt_json)
 			fprintf(stderr, "%s: %s\n", prog,
 				e != NULL ? e : "request refused (no error text)");
+		json_decref(r);
 		exit(EXIT_FAIL);
 	}
 	return r;
@@ -519,16 +532,16 @@ spi_arg(const char *s)
 static json_t *
 spi_request(const char *op, int argc, char **argv)
 {
-	json_t *req;
+	json_t *req, *spi;
 
 	if (argc < 1 || argc > 2)
 		die(EXIT_USAGE, "%s: SPI [in|out] expected", op);
-	req = json_pack("{s:s,s:o}", "op", op, "spi", spi_arg(argv[0]));
-	if (argc == 2) {
-		if (strcmp(argv[1], "in") != 0 && strcmp(argv[1], "out") != 0)
-			die(EXIT_USAGE, "direction '%s': in or out", argv[1]);
+	if (argc == 2 && strcmp(argv[1], "in") != 0 && strcmp(argv[1], "out") != 0)
+		die(EXIT_USAGE, "direction '%s': in or out", argv[1]);
+	spi = spi_arg(argv[0]);
+	req = json_pack("{s:s,s:o}", "op", op, "spi", spi);
+	if (argc == 2)
 		json_object_set_new(req, "dir", json_string(argv[1]));
-	}
 	return req;
 }
 
@@ -605,8 +618,10 @@ sa_from_file(const char *file)
 	if (sa == NULL)
 		die(EXIT_USAGE, "%s:%d:%d: %s", strcmp(file, "-") == 0 ? "stdin" :
 		    file, err.line, err.column, err.text);
-	if (!json_is_object(sa))
+	if (!json_is_object(sa)) {
+		json_decref(sa);
 		die(EXIT_USAGE, "%s: the SA must be a JSON object", file);
+	}
 	return sa;
 }
 
@@ -621,13 +636,15 @@ sa_add_request(int argc, char **argv)
 	if (strcmp(argv[0], "-f") == 0) {
 		if (argc != 2)
 			die(EXIT_USAGE, "sa add -f: one FILE expected");
-		sa = sa_from_file(argv[1]);
-	} else {
-		sa = json_object();
-		for (i = 0; i < argc; i++)
-			set_dotted(sa, argv[i]);
+		return json_pack("{s:s,s:o}", "op", "sa-add", "sa",
+				 sa_from_file(argv[1]));
 	}
-	return json_pack("{s:s,s:o}", "op", "sa-add", "sa", sa);
+	/* built in place: set_dotted() may die() half-way */
+	the_req = json_pack("{s:s,s:o}", "op", "sa-add", "sa", json_object());
+	sa = json_object_get(the_req, "sa");
+	for (i = 0; i < argc; i++)
+		set_dotted(sa, argv[i]);
+	return the_req;
 }
 
 /* ------------------------------------------------------------------ */
@@ -637,7 +654,6 @@ static int
 cmd_events(struct conn *c)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	json_t *req = json_pack("{s:s}", "op", "events");
 	const char *line;
 
 	/* no SA_RESTART: the signal must interrupt the wait */
@@ -645,15 +661,19 @@ cmd_events(struct conn *c)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	json_decref(transact(c, req));
-	json_decref(req);
+	the_req = json_pack("{s:s}", "op", "events");
+	json_decref(transact(c, the_req));
 	for (;;) {
 		json_t *e, *ev;
 
 		line = conn_line(c, -1);
 		if (line == NULL) {
-			if (interrupted)
+			if (interrupted) {
+				close(c->fd);
+				free(c->buf);
+				json_decref(the_req);
 				return 0;
+			}
 			die(EXIT_CONN, "%s: the daemon closed the events stream",
 			    c->path);
 		}
@@ -709,7 +729,7 @@ main(int argc, char **argv)
 	};
 	const char *path = getenv("SPIGATE_CONTROL");
 	const char *cmd, *sub;
-	json_t *req = NULL, *r;
+	json_t *r;
 	struct conn c;
 	char *end;
 	int o;
@@ -759,27 +779,27 @@ main(int argc, char **argv)
 	/* Build the request before connecting: bad usage never touches the
 	 * socket. */
 	if (is(cmd, "stats") && argc == 1) {
-		req = json_pack("{s:s}", "op", "stats");
+		the_req = json_pack("{s:s}", "op", "stats");
 	} else if (is(cmd, "sa") && is(sub, "list") && argc == 2) {
-		req = json_pack("{s:s}", "op", "sa-list");
+		the_req = json_pack("{s:s}", "op", "sa-list");
 	} else if (is(cmd, "sa") && is(sub, "show")) {
-		req = spi_request("sa-show", argc - 2, argv + 2);
+		the_req = spi_request("sa-show", argc - 2, argv + 2);
 	} else if (is(cmd, "sa") && is(sub, "del")) {
-		req = spi_request("sa-del", argc - 2, argv + 2);
+		the_req = spi_request("sa-del", argc - 2, argv + 2);
 	} else if (is(cmd, "sa") && is(sub, "add")) {
-		req = sa_add_request(argc - 2, argv + 2);
+		the_req = sa_add_request(argc - 2, argv + 2);
 	} else if (is(cmd, "policy") && is(sub, "list") && argc == 2) {
-		req = json_pack("{s:s}", "op", "policy-list");
+		the_req = json_pack("{s:s}", "op", "policy-list");
 	} else if (is(cmd, "route") && is(sub, "list") && argc == 2) {
-		req = json_pack("{s:s}", "op", "route-list");
+		the_req = json_pack("{s:s}", "op", "route-list");
 	} else if (is(cmd, "request") && argc == 2) {
 		json_error_t err;
 
-		req = json_loads(sub, 0, &err);
-		if (!json_is_object(req) ||
-		    !json_is_string(json_object_get(req, "op")))
+		the_req = json_loads(sub, 0, &err);
+		if (!json_is_object(the_req) ||
+		    !json_is_string(json_object_get(the_req, "op")))
 			die(EXIT_USAGE, "request: a JSON object with \"op\" expected%s%s",
-			    req == NULL ? ": " : "", req == NULL ? err.text : "");
+			    the_req == NULL ? ": " : "", the_req == NULL ? err.text : "");
 	} else if (is(cmd, "events") && argc == 1) {
 		conn_open(&c, path);
 		return cmd_events(&c);
@@ -789,10 +809,11 @@ main(int argc, char **argv)
 	}
 
 	conn_open(&c, path);
-	r = transact(&c, req);
+	r = transact(&c, the_req);
 	close(c.fd);
+	free(c.buf);
 	if (opt_json)
-		return 0;
+		goto done;
 
 	if (is(cmd, "stats")) {
 		show_stats(json_object_get(r, "stats"));
@@ -810,10 +831,10 @@ main(int argc, char **argv)
 		       scalar(json_object_get(sa, "mode"), b[2], sizeof(b[2])),
 		       scalar(json_object_get(sa, "state"), b[3], sizeof(b[3])));
 	} else if (is(sub, "del")) {
-		json_t *d = json_object_get(req, "dir");
+		json_t *d = json_object_get(the_req, "dir");
 
 		printf("deleted SA %s%s%s\n",
-		       json_string_value(json_object_get(req, "spi")),
+		       json_string_value(json_object_get(the_req, "spi")),
 		       d != NULL ? " " : "", d != NULL ? json_string_value(d) : "");
 	} else if (is(cmd, "policy")) {
 		table(json_object_get(r, "policies"), policy_cols,
@@ -835,7 +856,8 @@ main(int argc, char **argv)
 		free(s);
 	}
 	flush_out();
+done:
 	json_decref(r);
-	json_decref(req);
+	json_decref(the_req);
 	return 0;
 }

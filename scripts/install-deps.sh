@@ -8,7 +8,7 @@ libdpdk-dev dpdk dpdk-dev dpdk-doc
 librte-crypto-ipsec-mb23 librte-crypto-null23 librte-net-pcap23
 librte-net-ring23 librte-net-null23 librte-net-af-packet23 librte-mempool-ring23
 libipsec-mb-dev libconfig-dev libyaml-dev libjansson-dev libcmocka-dev libpcap-dev
-python3-scapy python3-cryptography python3-pytest python3-yaml
+python3-scapy python3-cryptography python3-pytest python3-yaml gnuplot-nox
 iproute2 procps"
 
 missing=""

@@ -53,7 +53,8 @@ def running(spigate_bin, workdir, seed_rng):
                 try:
                     if query(prefix, "/spigate/stats")["rx"] == len(sc.frames):
                         break
-                except (AssertionError, subprocess.TimeoutExpired, ValueError):
+                except (AssertionError, subprocess.TimeoutExpired, ValueError, TypeError):
+                    # a null reply: the command not answering yet at start
                     pass
             time.sleep(0.3)
         else:

@@ -14,6 +14,7 @@ Modules:
   traffic  inner packets, ESP frames, negative cases
   expect   expected egress and the byte-for-byte comparator
   gateway  runs spigate on a deployment and collects output and counters
+  control  the control socket: a client, SAs as sa-add objects, a running gateway
   fakegw   a Python stand-in for spigate used only to self-test this toolkit
   demo     the `make run` demo traffic
 """

@@ -26,10 +26,14 @@ def _addr(s):
 class Port:
     """One port. mtu: None leaves the key out (spigate's default, 1500).
     io: which pcaps the harness gives the port's net_pcap device: "rx"
-    (frames are fed in), "tx" (what it sends is captured), "rxtx"; None =
-    the historical default: unprotected ports rx, protected ports tx."""
+    (frames are fed in), "tx" (what it sends is captured), "rxtx", "none"
+    (not a pcap device: net_null, net_af_packet); None = the historical
+    default: unprotected ports rx, protected ports tx.
+    vdev_args: more "key=value" device arguments, after the pcaps
+    ("infinite_rx=1", "no-rx=1", "iface=veth0")."""
 
-    def __init__(self, name, device, role, mac, addresses, mtu=None, io=None):
+    def __init__(self, name, device, role, mac, addresses, mtu=None, io=None,
+                 vdev_args=()):
         self.name = name
         self.device = device
         self.role = role
@@ -38,6 +42,7 @@ class Port:
             else [addresses]
         self.mtu = mtu
         self.io = io
+        self.vdev_args = list(vdev_args)
 
     @property
     def effective_mtu(self):
@@ -46,8 +51,10 @@ class Port:
     def pcap_io(self):
         """(rx, tx) booleans for the harness."""
         io = self.io or ("rx" if self.role == "unprotected" else "tx")
+        if io == "none":
+            return False, False
         if io not in ("rx", "tx", "rxtx"):
-            raise ValueError("port %s: io %r is not rx, tx or rxtx" % (self.name, io))
+            raise ValueError("port %s: io %r is not rx, tx, rxtx or none" % (self.name, io))
         return "rx" in io, "tx" in io
 
     def conf(self):
@@ -243,6 +250,7 @@ class Deployment:
                 kv.append("rx_pcap=" + pc["rx"])
             if pc.get("tx"):
                 kv.append("tx_pcap=" + pc["tx"])
+            kv += getattr(p, "vdev_args", [])
             args += ["--vdev", ",".join(kv)]
         for d in self.crypto_devices:
             args += ["--vdev", d]

@@ -290,7 +290,7 @@ class Fake:
         fwd = expect.forwarded_l3(ip)
         pieces = [fwd]
         if sa.wire_len(fwd) > port.effective_mtu:
-            if fr.version == 6 or fwd[6] & 0x40:
+            if fr.version == 6 or fwd[6] & 0x40 or sa.mode != "tunnel":
                 return self.drop("mtu_exceeded")
             pieces = outref.fragment4(fwd, outref.max_inner_ip(sa, port.effective_mtu))
         for piece in pieces:

@@ -138,8 +138,9 @@ class Prepared:
     """What prepare_io() wrote: conf path, file prefix, and the pcaps by
     port name (rx: fed in, tx: captured); out_pcap is the egress port's."""
 
-    def __init__(self, conf, prefix, rx, tx, ingress, egress):
+    def __init__(self, conf, prefix, rx, tx, ingress, egress, control=None):
         self.conf = conf
+        self.control = control      # the control socket's path
         self.prefix = prefix
         self.rx = rx
         self.tx = tx
@@ -191,7 +192,7 @@ def prepare_io(dep, workdir, frames, file_prefix=None):
     conf = os.path.join(workdir, "gateway.conf")
     with open(conf, "w") as f:
         f.write(dep.gateway_conf(dep.eal_args(prefix, pcaps), "policy.yaml", control))
-    return Prepared(conf, prefix, rx, tx, ingress, egress)
+    return Prepared(conf, prefix, rx, tx, ingress, egress, control)
 
 
 def prepare(dep, workdir, frames, file_prefix=None):

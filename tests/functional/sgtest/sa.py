@@ -172,7 +172,8 @@ class SA:
 
     def __init__(self, spi, algo, mode="tunnel", local=None, remote=None,
                  encap=None, replay_window=64, esn=False, install=None,
-                 direction="in", keys=None, rng=None, name=None):
+                 direction="in", keys=None, rng=None, name=None,
+                 lifetime=None, replaces=None):
         self.spi = int(spi)
         self.algo = algo if isinstance(algo, Algo) else Algo(algo)
         if mode not in ("tunnel", "transport"):
@@ -186,6 +187,10 @@ class SA:
         self.install = install
         self.direction = direction
         self.name = name or "sa-%#x" % self.spi
+        # lifetime: None or {"soft": {...}, "hard": {...}}, each of
+        # seconds/bytes/packets; replaces: the SPI this SA rekeys (or None)
+        self.lifetime = lifetime
+        self.replaces = replaces
         rng = rng or random.Random()
         self._rng = random.Random(rng.getrandbits(64))   # IVs
         if keys is None:
@@ -264,7 +269,41 @@ class SA:
         lines.append("    esn: %s" % ("true" if self.esn else "false"))
         if self.install:
             lines.append("    install: %s" % self.install)
+        if self.lifetime:
+            lines.append("    lifetime: %s" % _flow_map(self.lifetime))
+        if self.replaces is not None:
+            lines.append("    replaces: %#x" % self.replaces)
         return lines
+
+    def to_dict(self):
+        """The SA as the JSON object of a control-socket sa-add request
+        (the same keys as yaml_lines())."""
+        d = {"spi": "%#x" % self.spi, "dir": self.direction, "mode": self.mode}
+        if self.algo.aead:
+            d["aead"] = self.algo.name
+            d["key"] = hexkey(self.keys["key"])
+        else:
+            d["cipher"] = self.algo.cipher.name
+            if "cipher_key" in self.keys:
+                d["cipher_key"] = hexkey(self.keys["cipher_key"])
+            d["auth"] = self.algo.auth.name
+            if "auth_key" in self.keys:
+                d["auth_key"] = hexkey(self.keys["auth_key"])
+        if self.local:
+            d["local"] = str(self.local)
+        if self.remote:
+            d["remote"] = str(self.remote)
+        if self.encap:
+            d["encap"] = {"sport": self.encap[0], "dport": self.encap[1]}
+        d["replay_window"] = self.replay_window
+        d["esn"] = self.esn
+        if self.install:
+            d["install"] = self.install
+        if self.lifetime:
+            d["lifetime"] = {k: dict(v) for k, v in self.lifetime.items()}
+        if self.replaces is not None:
+            d["replaces"] = "%#x" % self.replaces
+        return d
 
     @classmethod
     def from_yaml(cls, d, rng=None):
@@ -528,6 +567,13 @@ def inner_tos(b):
     if b[0] >> 4 == 4:
         return b[1]
     return ((b[0] & 0x0F) << 4) | (b[1] >> 4)
+
+
+def _flow_map(d):
+    """A nested dict of numbers as a YAML flow mapping."""
+    if isinstance(d, dict):
+        return "{ %s }" % ", ".join("%s: %s" % (k, _flow_map(v)) for k, v in d.items())
+    return str(d)
 
 
 def _keystr(v):
