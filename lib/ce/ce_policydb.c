@@ -33,6 +33,9 @@ struct yctx {
 	yaml_document_t *doc;
 	struct ce_policydb *db;
 	bool *sa_ok;         /* per SA: spi, dir and local parsed */
+	int *sa_spi_line;    /* per SA: line of its 'spi' key */
+	unsigned *by_spi;    /* indexes of the sa_ok SAs, sorted (sa_sort) */
+	unsigned n_by_spi;
 	int *pol_sa_line;    /* per policy: line of its 'sa' key */
 };
 
@@ -840,9 +843,7 @@ static int sa_check(struct yctx *c, struct ce_sa_cfg *sa, const struct seen *s,
 		    const char *name, unsigned idx)
 {
 	static const unsigned req[] = { SA_SPI, SA_DIR, SA_MODE };
-	struct ce_policydb *db = c->db;
-	char sub[NAME_LEN], buf[64];
-	unsigned i;
+	char sub[NAME_LEN];
 	int rc;
 
 	rc = require(c, s, sa->line, name, sa_kws, req, DIM(req));
@@ -871,24 +872,11 @@ static int sa_check(struct yctx *c, struct ce_sa_cfg *sa, const struct seen *s,
 		err(c, s->line[SA_ESN], sub, "esn needs anti-replay (replay_window > 0)");
 		rc = -EINVAL;
 	}
-	/* one SA per (spi, dir, local): the DFE's lookup key */
+	/* one SA per (spi, dir, local): checked by sa_dups() over a sorted
+	 * index once all are read (a pairwise check was quadratic) */
 	c->sa_ok[idx] = have(s, SA_SPI) && have(s, SA_DIR) &&
 			(s->bad & (1u << SA_LOCAL)) == 0;
-	for (i = 0; c->sa_ok[idx] && i < idx; i++) {
-		const struct ce_sa_cfg *o = &db->sas[i];
-
-		if (!c->sa_ok[i] || o->spi != sa->spi || o->dir != sa->dir ||
-		    memcmp(&o->local, &sa->local, sizeof(o->local)) != 0)
-			continue;
-		sub_name(sub, name, SA_SPI, sa_kws);
-		err(c, s->line[SA_SPI], sub,
-		    "duplicate SA: spi 0x%x dir %s local %s already at line %d",
-		    sa->spi, dir_names[sa->dir],
-		    sa->local.family != 0 ?
-		    sg_addr_fmt(&sa->local, buf, sizeof(buf)) : "any", o->line);
-		rc = -EINVAL;
-		break;
-	}
+	c->sa_spi_line[idx] = s->line[SA_SPI];
 	return rc;
 }
 
@@ -1153,11 +1141,97 @@ static int parse_policy(struct yctx *c, yaml_node_t *m, const char *name,
  * file is read: sas may come after policies. When an SA's spi or dir could
  * not be read, a reference that finds nothing is not reported again.
  */
+/* Order SAs by (spi, dir, local, position). */
+static int sa_cmp(const void *a, const void *b, void *arg)
+{
+	const struct ce_sa_cfg *sas = arg;
+	const struct ce_sa_cfg *x = &sas[*(const unsigned *)a];
+	const struct ce_sa_cfg *y = &sas[*(const unsigned *)b];
+	int r;
+
+	if (x->spi != y->spi)
+		return x->spi < y->spi ? -1 : 1;
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	r = memcmp(&x->local, &y->local, sizeof(x->local));
+	if (r != 0)
+		return r;
+	return *(const unsigned *)a < *(const unsigned *)b ? -1 : 1;
+}
+
+/* The sorted index of the SAs whose spi, dir and local were read. */
+static int sa_sort(struct yctx *c)
+{
+	struct ce_policydb *db = c->db;
+	unsigned i;
+
+	c->by_spi = malloc(sizeof(*c->by_spi) * (db->n_sas + 1));
+	if (c->by_spi == NULL)
+		return -ENOMEM;
+	c->n_by_spi = 0;
+	for (i = 0; i < db->n_sas; i++)
+		if (c->sa_ok != NULL && c->sa_ok[i])
+			c->by_spi[c->n_by_spi++] = i;
+	qsort_r(c->by_spi, c->n_by_spi, sizeof(*c->by_spi), sa_cmp, db->sas);
+	return 0;
+}
+
+static bool same_key(const struct ce_sa_cfg *x, const struct ce_sa_cfg *y)
+{
+	return x->spi == y->spi && x->dir == y->dir &&
+		memcmp(&x->local, &y->local, sizeof(x->local)) == 0;
+}
+
+/* Duplicates are neighbours in the sorted index: each later one is
+ * reported against the first of its run. */
+static int sa_dups(struct yctx *c)
+{
+	struct ce_policydb *db = c->db;
+	char buf[64], name[NAME_LEN];
+	unsigned k, run = 0;
+	int rc = 0;
+
+	for (k = 1; k < c->n_by_spi; k++) {
+		const struct ce_sa_cfg *o = &db->sas[c->by_spi[run]];
+		unsigned i = c->by_spi[k];
+		const struct ce_sa_cfg *sa = &db->sas[i];
+
+		if (!same_key(o, sa)) {
+			run = k;
+			continue;
+		}
+		snprintf(name, sizeof(name), "sas[%u].spi", i);
+		err(c, c->sa_spi_line[i], name,
+		    "duplicate SA: spi 0x%x dir %s local %s already at line %d",
+		    sa->spi, dir_names[sa->dir],
+		    sa->local.family != 0 ?
+		    sg_addr_fmt(&sa->local, buf, sizeof(buf)) : "any", o->line);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+/* First position in the sorted index with an spi >= spi. */
+static unsigned spi_lower(const struct yctx *c, uint32_t spi)
+{
+	unsigned lo = 0, hi = c->n_by_spi;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (c->db->sas[c->by_spi[mid]].spi < spi)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int pol_refs(struct yctx *c)
 {
 	struct ce_policydb *db = c->db;
 	bool broken = false;
-	unsigned i, j;
+	unsigned i, j, k;
 	int rc = 0;
 
 	for (j = 0; j < db->n_sas; j++)
@@ -1171,14 +1245,14 @@ static int pol_refs(struct yctx *c)
 		 * configured yet: its traffic is held, an ACQUIRE raised */
 		if (c->pol_sa_line[i] == 0 || p->dir == CE_DIR_OUT)
 			continue;
-		for (j = 0; j < db->n_sas; j++) {
-			if (!c->sa_ok[j] || db->sas[j].spi != p->sa_spi)
-				continue;
-			if (db->sas[j].dir == p->dir)
+		for (k = spi_lower(c, p->sa_spi); k < c->n_by_spi &&
+		     db->sas[c->by_spi[k]].spi == p->sa_spi; k++) {
+			if (db->sas[c->by_spi[k]].dir == p->dir)
 				break;
 			other = true;
 		}
-		if (j < db->n_sas || broken)
+		if ((k < c->n_by_spi && db->sas[c->by_spi[k]].spi == p->sa_spi &&
+		     db->sas[c->by_spi[k]].dir == p->dir) || broken)
 			continue;
 		snprintf(name, sizeof(name), "policies[%u].sa", i);
 		if (other)
@@ -1383,7 +1457,8 @@ static int top_sas(struct yctx *c, yaml_node_t *v, const char *name, void *obj)
 		(size_t)(v->data.sequence.items.top - v->data.sequence.items.start) : 0;
 
 	c->sa_ok = calloc(len + 1, sizeof(*c->sa_ok));
-	if (c->sa_ok == NULL) {
+	c->sa_spi_line = calloc(len + 1, sizeof(*c->sa_spi_line));
+	if (c->sa_ok == NULL || c->sa_spi_line == NULL) {
 		err(c, line_of(v), name, "out of memory");
 		return -ENOMEM;
 	}
@@ -1486,7 +1561,12 @@ static void parse_doc(struct yctx *c, yaml_parser_t *parser)
 			    "must be a mapping of sas, policies, routes, neighbors");
 		else
 			walk_map(c, root, NULL, top_kws, DIM(top_kws), c->db, &s);
-		pol_refs(c);
+		if (sa_sort(c) == 0) {
+			sa_dups(c);
+			pol_refs(c);
+		} else {
+			err(c, 0, NULL, "out of memory");
+		}
 	}
 	/* a second document would silently be ignored */
 	if (yaml_parser_load(parser, &more) == 0) {
@@ -1524,6 +1604,8 @@ int ce_policydb_parse(const char *name, const char *text, size_t len,
 	parse_doc(&c, &parser);
 	yaml_parser_delete(&parser);
 	free(c.sa_ok);
+	free(c.sa_spi_line);
+	free(c.by_spi);
 	free(c.pol_sa_line);
 	return diag->errors == errors ? 0 : -EINVAL;
 }
@@ -1557,6 +1639,8 @@ int ce_policydb_load(const char *path, struct ce_policydb *out,
 	yaml_parser_delete(&parser);
 	fclose(f);
 	free(c.sa_ok);
+	free(c.sa_spi_line);
+	free(c.by_spi);
 	free(c.pol_sa_line);
 	return diag->errors == errors ? 0 : -EINVAL;
 }

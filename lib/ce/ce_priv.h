@@ -166,6 +166,8 @@ struct ce {
 	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
 	struct rte_hash *by_spi_out;   /* outbound SPI -> ce_sa */
 	struct rte_hash *out_alias;    /* removed replaced SPI -> successor SPI */
+	struct rte_hash *pol_by_spi;   /* (dir, spi) -> first protect policy */
+	int32_t *pol_next;             /* next protect policy of the same key */
 	unsigned n_awaiting;           /* outbound SAs waiting to switch */
 	unsigned n_natt;               /* NAT-T SAs (either direction) */
 	unsigned n_out_rules;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -35,20 +36,73 @@ const char *const ce_sa_state_names[] = {
 static uint32_t selector_spi(struct ce *ce, const struct ce_sa_cfg *s);
 static void rekey_switch(struct ce *ce, struct ce_sa *sa, const char *why);
 
+/*
+ * Protect policies indexed by (direction, SPI), in file order: an SA's
+ * selectors and family are found without scanning every policy (with
+ * 100,000 SAs a scan per SA made the start take minutes).
+ */
+static int32_t
+first_protect(const struct ce *ce, enum ce_dir dir, uint32_t spi)
+{
+	uint64_t key = (uint64_t)dir << 32 | spi;
+	void *d;
+
+	if (rte_hash_lookup_data(ce->pol_by_spi, &key, &d) < 0)
+		return -1;
+	return (int32_t)(uintptr_t)d;
+}
+
+static int
+index_policies(struct ce *ce)
+{
+	const struct ce_policydb *db = ce->db;
+	struct rte_hash_parameters hp = {
+		.name = "ce_pol_by_spi",
+		.entries = RTE_MAX(db->n_policies, 64u),
+		.key_len = sizeof(uint64_t),
+		.hash_func = rte_jhash,
+		.socket_id = (int)rte_socket_id(),
+	};
+	int32_t *last;
+	unsigned i;
+
+	ce->pol_by_spi = rte_hash_create(&hp);
+	ce->pol_next = rte_malloc("ce_pol_next",
+				  sizeof(int32_t) * (db->n_policies + 1), 0);
+	last = calloc(db->n_policies + 1, sizeof(*last));
+	if (ce->pol_by_spi == NULL || ce->pol_next == NULL || last == NULL) {
+		free(last);
+		return -ENOMEM;
+	}
+	for (i = 0; i < db->n_policies; i++) {
+		const struct ce_policy_cfg *p = &db->policies[i];
+		uint64_t key = (uint64_t)p->dir << 32 | p->sa_spi;
+		int32_t head;
+
+		ce->pol_next[i] = -1;
+		if (p->action != CE_ACT_PROTECT || !p->has_sa)
+			continue;
+		head = first_protect(ce, p->dir, p->sa_spi);
+		if (head < 0) {
+			rte_hash_add_key_data(ce->pol_by_spi, &key,
+					      (void *)(uintptr_t)i);
+		} else {
+			/* append: walk from the last one seen for this head */
+			ce->pol_next[last[head]] = (int32_t)i;
+		}
+		last[head < 0 ? i : (unsigned)head] = (int32_t)i;
+	}
+	free(last);
+	return 0;
+}
+
 static uint8_t
 inner_family(struct ce *ce, const struct ce_sa_cfg *s)
 {
-	const struct ce_policydb *db = ce->db;
-	uint32_t spi = selector_spi(ce, s);
-	unsigned i;
+	int32_t i = first_protect(ce, s->dir, selector_spi(ce, s));
 
-	for (i = 0; i < db->n_policies; i++) {
-		const struct ce_policy_cfg *p = &db->policies[i];
-
-		if (p->dir == s->dir && p->action == CE_ACT_PROTECT &&
-		    p->has_sa && p->sa_spi == spi)
-			return p->src.addr.family;
-	}
+	if (i >= 0)
+		return ce->db->policies[i].src.addr.family;
 	return s->local.family ? s->local.family : 4;
 }
 
@@ -143,6 +197,8 @@ ce_sadb_init(struct ce *ce)
 	if (ce->by_spi == NULL || ce->by_spi_out == NULL || ce->out_alias == NULL)
 		return -ENOMEM;
 
+	if (index_policies(ce) != 0)
+		return -ENOMEM;
 	for (i = 0; i < db->n_sas; i++)
 		if (ce_sa_new(ce, &db->sas[i]) == NULL)
 			return -rte_errno;
@@ -196,6 +252,8 @@ ce_sadb_fini(struct ce *ce)
 	rte_hash_free(ce->by_spi);
 	rte_hash_free(ce->by_spi_out);
 	rte_hash_free(ce->out_alias);
+	rte_hash_free(ce->pol_by_spi);
+	rte_free(ce->pol_next);
 	rte_free(ce->pending);
 	rte_free(ce->timed);
 	rte_free(ce->sa);
@@ -276,18 +334,6 @@ ce_sadb_held(const struct ce *ce)
 	return n;
 }
 
-static bool
-named_by_policy(const struct ce_policydb *db, enum ce_dir dir, uint32_t spi)
-{
-	unsigned i;
-
-	for (i = 0; i < db->n_policies; i++)
-		if (db->policies[i].dir == dir &&
-		    db->policies[i].action == CE_ACT_PROTECT &&
-		    db->policies[i].has_sa && db->policies[i].sa_spi == spi)
-			return true;
-	return false;
-}
 
 /*
  * The SPI whose protect policies give an SA its selectors (and inner
@@ -300,7 +346,7 @@ selector_spi(struct ce *ce, const struct ce_sa_cfg *s)
 {
 	const struct ce_sa *old;
 
-	if (named_by_policy(ce->db, s->dir, s->spi) || !s->has_replaces)
+	if (first_protect(ce, s->dir, s->spi) >= 0 || !s->has_replaces)
 		return s->spi;
 	old = ce_sa_find(ce, s->replaces, (int)s->dir);
 	return old != NULL ? old->sel_spi : s->replaces;
@@ -309,16 +355,13 @@ selector_spi(struct ce *ce, const struct ce_sa_cfg *s)
 static void
 fill_selectors(struct ce *ce, uint32_t spi, struct dfe_sa_prm *p)
 {
-	const struct ce_policydb *db = ce->db;
-	unsigned i;
+	int32_t i;
 
-	for (i = 0; i < db->n_policies && p->n_sel < DFE_MAX_SEL; i++) {
-		const struct ce_policy_cfg *pc = &db->policies[i];
+	for (i = first_protect(ce, CE_DIR_IN, spi);
+	     i >= 0 && p->n_sel < DFE_MAX_SEL; i = ce->pol_next[i]) {
+		const struct ce_policy_cfg *pc = &ce->db->policies[i];
 		struct dfe_sel *sel;
 
-		if (pc->dir != CE_DIR_IN || pc->action != CE_ACT_PROTECT ||
-		    !pc->has_sa || pc->sa_spi != spi)
-			continue;
 		sel = &p->sel[p->n_sel++];
 		sel->src = pc->src;
 		sel->dst = pc->dst;

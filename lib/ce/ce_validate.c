@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ce_config.h"
@@ -145,67 +146,130 @@ static int check_db(const struct ce_deploy *dep, const struct ce_policydb *db,
 	return rc;
 }
 
-/* The inbound protect policies that name an SA become its selectors. */
-static int check_selectors(const struct ce_policydb *db, struct ce_diag *diag)
+/* Sort helpers: protect policies by (dir, spi, position); SAs by
+ * (dir, spi, position). qsort_r with the database as the argument. */
+static int pol_cmp(const void *a, const void *b, void *arg)
 {
-	unsigned i, j;
+	const struct ce_policy_cfg *v = arg;
+	const struct ce_policy_cfg *x = &v[*(const unsigned *)a];
+	const struct ce_policy_cfg *y = &v[*(const unsigned *)b];
+
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	if (x->sa_spi != y->sa_spi)
+		return x->sa_spi < y->sa_spi ? -1 : 1;
+	return *(const unsigned *)a < *(const unsigned *)b ? -1 : 1;
+}
+
+static int sa_cmp(const void *a, const void *b, void *arg)
+{
+	const struct ce_sa_cfg *v = arg;
+	const struct ce_sa_cfg *x = &v[*(const unsigned *)a];
+	const struct ce_sa_cfg *y = &v[*(const unsigned *)b];
+
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	if (x->spi != y->spi)
+		return x->spi < y->spi ? -1 : 1;
+	return *(const unsigned *)a < *(const unsigned *)b ? -1 : 1;
+}
+
+/* The SA of (dir, spi) in the sorted index, or NULL. */
+static const struct ce_sa_cfg *find_sa(const struct ce_policydb *db,
+				       const unsigned *idx, unsigned n,
+				       enum ce_dir dir, uint32_t spi)
+{
+	unsigned lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		const struct ce_sa_cfg *m = &db->sas[idx[mid]];
+
+		if (m->dir < dir || (m->dir == dir && m->spi < spi))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && db->sas[idx[lo]].dir == dir && db->sas[idx[lo]].spi == spi)
+		return &db->sas[idx[lo]];
+	return NULL;
+}
+
+/*
+ * The protect policies that name an SA: at most CE_MAX_SA_SELECTORS
+ * inbound (they become its selectors); all of one IP family for a tunnel
+ * SA, either direction. Outbound SAs are found by SPI alone: unique SPIs.
+ * Sorted indexes keep this linear-logarithmic for large databases.
+ */
+static int check_sas_policies(const struct ce_policydb *db,
+			      struct ce_diag *diag)
+{
+	unsigned *pi = malloc(sizeof(unsigned) * (db->n_policies + 1));
+	unsigned *si = malloc(sizeof(unsigned) * (db->n_sas + 1));
+	unsigned i, np = 0, run, n;
 	int rc = 0;
 
-	for (i = 0; i < db->n_sas; i++) {
-		const struct ce_sa_cfg *s = &db->sas[i];
-		const struct ce_policy_cfg *first = NULL;
-		unsigned n = 0;
+	if (pi == NULL || si == NULL) {
+		free(pi);
+		free(si);
+		return -ENOMEM;
+	}
+	for (i = 0; i < db->n_policies; i++)
+		if (db->policies[i].action == CE_ACT_PROTECT &&
+		    db->policies[i].has_sa)
+			pi[np++] = i;
+	for (i = 0; i < db->n_sas; i++)
+		si[i] = i;
+	qsort_r(pi, np, sizeof(*pi), pol_cmp, db->policies);
+	qsort_r(si, db->n_sas, sizeof(*si), sa_cmp, db->sas);
 
-		for (j = 0; j < db->n_policies; j++) {
-			const struct ce_policy_cfg *p = &db->policies[j];
+	for (i = 1; i < db->n_sas; i++) {
+		const struct ce_sa_cfg *x = &db->sas[si[i - 1]];
+		const struct ce_sa_cfg *y = &db->sas[si[i]];
 
-			if (p->dir != s->dir || p->action != CE_ACT_PROTECT ||
-			    !p->has_sa || p->sa_spi != s->spi)
+		if (y->dir != CE_DIR_OUT || x->dir != CE_DIR_OUT ||
+		    x->spi != y->spi)
+			continue;
+		ce_diag_add(diag, db->path, y->line,
+			    "sas[%u]: outbound spi 0x%x already at line %d "
+			    "(outbound SAs are found by SPI alone)", si[i],
+			    y->spi, x->line);
+		rc = -EINVAL;
+	}
+
+	for (run = 0; run < np; run = i) {
+		const struct ce_policy_cfg *first = &db->policies[pi[run]];
+		const struct ce_sa_cfg *sa = find_sa(db, si, db->n_sas,
+						     first->dir, first->sa_spi);
+
+		for (i = run, n = 0; i < np &&
+		     db->policies[pi[i]].dir == first->dir &&
+		     db->policies[pi[i]].sa_spi == first->sa_spi; i++, n++) {
+			const struct ce_policy_cfg *p = &db->policies[pi[i]];
+
+			if (sa == NULL)
 				continue;
-			if (++n == CE_MAX_SA_SELECTORS + 1 && s->dir == CE_DIR_IN) {
+			if (n == CE_MAX_SA_SELECTORS && p->dir == CE_DIR_IN) {
 				ce_diag_add(diag, db->path, p->line,
 					    "policies[%u]: SA 0x%x is named by more "
-					    "than %u inbound protect policies", j,
-					    s->spi, CE_MAX_SA_SELECTORS);
+					    "than %u inbound protect policies", pi[i],
+					    sa->spi, CE_MAX_SA_SELECTORS);
 				rc = -EINVAL;
 			}
-			if (first == NULL) {
-				first = p;
-			} else if (s->mode == CE_MODE_TUNNEL &&
-				   p->src.addr.family != first->src.addr.family) {
+			if (n > 0 && sa->mode == CE_MODE_TUNNEL &&
+			    p->src.addr.family != first->src.addr.family) {
 				ce_diag_add(diag, db->path, p->line,
 					    "policies[%u]: SA 0x%x carries IPv%u "
 					    "traffic (policy at line %d); a tunnel SA "
-					    "carries one inner IP family", j, s->spi,
-					    first->src.addr.family, first->line);
+					    "carries one inner IP family", pi[i],
+					    sa->spi, first->src.addr.family,
+					    first->line);
 				rc = -EINVAL;
 			}
 		}
 	}
-	return rc;
-}
-
-/* Outbound SAs are found by SPI alone (the policies name an SPI). */
-static int check_out_spis(const struct ce_policydb *db, struct ce_diag *diag)
-{
-	unsigned i, j;
-	int rc = 0;
-
-	for (i = 0; i < db->n_sas; i++) {
-		if (db->sas[i].dir != CE_DIR_OUT)
-			continue;
-		for (j = 0; j < i; j++) {
-			if (db->sas[j].dir != CE_DIR_OUT ||
-			    db->sas[j].spi != db->sas[i].spi)
-				continue;
-			ce_diag_add(diag, db->path, db->sas[i].line,
-				    "sas[%u]: outbound spi 0x%x already at line %d "
-				    "(outbound SAs are found by SPI alone)", i,
-				    db->sas[i].spi, db->sas[j].line);
-			rc = -EINVAL;
-			break;
-		}
-	}
+	free(pi);
+	free(si);
 	return rc;
 }
 
@@ -219,9 +283,7 @@ int ce_config_validate(const struct ce_deploy *dep, const struct ce_policydb *db
 	rc = check_deploy(dep, diag);
 	if (db != NULL && check_db(dep, db, diag) < 0)
 		rc = -EINVAL;
-	if (db != NULL && check_selectors(db, diag) < 0)
-		rc = -EINVAL;
-	if (db != NULL && check_out_spis(db, diag) < 0)
+	if (db != NULL && check_sas_policies(db, diag) < 0)
 		rc = -EINVAL;
 	return rc;
 }
