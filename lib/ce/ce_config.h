@@ -37,6 +37,9 @@ struct ce_diag {
 
 void ce_diag_init(struct ce_diag *d);
 void ce_diag_fini(struct ce_diag *d);
+/* "parent.key" (parent may be NULL) into buf of len bytes, cut to fit:
+ * the key path in messages. */
+void ce_name_join(char *buf, size_t len, const char *parent, const char *key);
 /* Append "PATH:LINE: message\n"; line 0 prints "PATH: message". */
 void ce_diag_add(struct ce_diag *d, const char *path, int line,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));

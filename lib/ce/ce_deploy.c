@@ -186,20 +186,9 @@ static int get_enum(struct dctx *c, const config_setting_t *s,
 	return -EINVAL;
 }
 
-/* "parent.key", cut to NAME_LEN - 1 characters (the line still tells
- * where). Copied by hand: snprintf() here trips -Wformat-truncation. */
 static void join(char *buf, const char *parent, const char *key)
 {
-	size_t n = 0, k;
-
-	if (parent != NULL) {
-		n = strnlen(parent, NAME_LEN - 2);
-		memcpy(buf, parent, n);
-		buf[n++] = '.';
-	}
-	k = strnlen(key, NAME_LEN - 1 - n);
-	memcpy(buf + n, key, k);
-	buf[n + k] = '\0';
+	ce_name_join(buf, NAME_LEN, parent, key);
 }
 static void index_name(char *buf, const char *parent, unsigned i)
 {

@@ -77,3 +77,19 @@ void ce_diag_add(struct ce_diag *d, const char *path, int line,
 	d->buf[d->len++] = '\n';
 	d->buf[d->len] = '\0';
 }
+
+/* "parent.key", cut to len - 1 characters (the line still tells where).
+ * Copied by hand: snprintf() here trips -Wformat-truncation. */
+void ce_name_join(char *buf, size_t len, const char *parent, const char *key)
+{
+	size_t n = 0, k;
+
+	if (parent != NULL) {
+		n = strnlen(parent, len - 2);
+		memcpy(buf, parent, n);
+		buf[n++] = '.';
+	}
+	k = strnlen(key, len - 1 - n);
+	memcpy(buf + n, key, k);
+	buf[n + k] = '\0';
+}

@@ -892,19 +892,9 @@ rekey_switch(struct ce *ce, struct ce_sa *sa, const char *why)
 	if (sa->rt == NULL && ce_sa_install(ce, sa, false) != 0)
 		why = "install-failed";
 	if (old != NULL && old != sa && sa->rt != NULL) {
-		uint64_t cls = cfe_class_val(sa->slot, sa->gen,
-					     (uint8_t)sa->dfe, 0);
-		unsigned i;
-
 		/* the rules that reach the old SA now reach the new one */
-		for (i = 0; i < ce->n_out_rules; i++) {
-			const struct ce_policy_cfg *pc =
-				&ce->db->policies[ce->out_policy[i]];
-
-			if (pc->action == CE_ACT_PROTECT &&
-			    ce_sa_resolve_out(ce, pc->sa_spi) == old)
-				cfe_spd_bind(ce->spd, CFE_SPD_OUT, i, cls);
-		}
+		bind_rules(ce, old, cfe_class_val(sa->slot, sa->gen,
+						  (uint8_t)sa->dfe, 0));
 		old->succ = sa;
 	}
 	ce_event_add(ce, &e);
