@@ -244,7 +244,7 @@ def memory(b, counts):
         # unless used (--no-huge memory is ordinary anonymous memory)
         with open(conf) as f:
             txt = f.read()
-        txt = re.sub(r'"-m", "\d+"', '"-m", "%d"' % max(2048, n // 250 + 1024), txt)
+        txt = re.sub(r'"-m", "\d+"', '"-m", "%d"' % max(2048, n // 150 + 1024), txt)
         with open(conf, "w") as f:
             f.write(txt)
         r = {"sas": n, "policy_mb": os.path.getsize(policy) / 2 ** 20}
@@ -341,5 +341,5 @@ def run_all(b, quick):
         out["first_packet"] = {"error": str(e).splitlines()[0]}
     log("extras: memory with many configured SAs")
     out["memory"] = memory(b, [1000, 10000, 100000] if quick else
-                           [1000, 10000, 100000, 1000000])
+                           [1000, 10000, 100000, 500000, 1000000])
     return out

@@ -294,7 +294,7 @@ def charts(resdir, summary, kind):
                     f.write("# x mpps min max\n")
                     for x, y, lo, hi in v:
                         f.write("%s %.4f %.4f %.4f\n" % (x, y, lo, hi))
-                files[k] = (fn, len(v))
+                files[k] = (os.path.relpath(fn, resdir), len(v))
             panels.append((alg, files))
         if not panels:
             continue
@@ -302,10 +302,11 @@ def charts(resdir, summary, kind):
         gp = os.path.join(dat, "%s.gp" % name)
         w = 520 * len(panels)
         L = ['set terminal pngcairo size %d,460 font "DejaVu Sans,10"' % w,
-             'set output "%s"' % png,
+             'set output "%s"' % os.path.basename(png),
              'set multiplot layout 1,%d title "%s (%s run)"' % (len(panels), _gp_escape(title), kind),
              'set grid', 'set key top right', 'set ylabel "Mpps (decrypted)"',
-             'set xlabel "%s"' % _gp_escape(xlabel), 'set yrange [0:*]']
+             'set xlabel "%s"' % _gp_escape(xlabel), 'set yrange [0:*]',
+             'set offsets 0, 0, graph 0.22, 0']
         if logx:
             L += ['set logscale x', 'set xrange [0.5:300000]', 'set format x "10^{%L}"']
         else:
@@ -331,7 +332,9 @@ def charts(resdir, summary, kind):
         L.append("unset multiplot")
         with open(gp, "w") as f:
             f.write("\n".join(L) + "\n")
-        r = subprocess.run(["gnuplot", gp], stderr=subprocess.PIPE, universal_newlines=True)
+        # paths in the script are relative to the results folder
+        r = subprocess.run(["gnuplot", os.path.relpath(gp, resdir)], cwd=resdir,
+                           stderr=subprocess.PIPE, universal_newlines=True)
         if r.returncode == 0 and os.path.exists(png):
             made.append(png)
         else:
@@ -386,15 +389,17 @@ def extras_md(ext):
         L.append("**Memory** with configured SAs (`install: lazy`, AES-128-GCM, one inbound "
                  "protect policy each, no traffic; `mbufs = 16384`):\n")
         L.append("| SAs | policy file MB | --check s | --check max RSS MB | start s (to "
-                 "telemetry) | RSS MB | DPDK heap allocated MB | stop s | notes |")
-        L.append("|---|---|---|---|---|---|---|---|---|")
+                 "telemetry) | RSS MB | peak RSS MB | DPDK heap allocated MB | stop s | notes |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in mem:
-            L.append("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s |" % (
+            L.append("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 "{:,}".format(r["sas"]), r["policy_mb"], f2(r.get("check_s"), 1),
                 f2(r.get("check_rss_mb"), 0), f2(r.get("start_s"), 1), f2(r.get("rss_mb"), 0),
+                f2(r.get("hwm_mb"), 0),
                 f2(r.get("heap_alloc_mb"), 0), f2(r.get("stop_s"), 1),
-                r.get("error", "") + ("" if r.get("rc") in (0, None) else
-                                      " exit status %s" % r.get("rc"))))
+                "; ".join(x for x in (r.get("error", ""), r.get("note", ""),
+                                      "" if r.get("rc") in (0, None) else
+                                      "exit status %s" % r.get("rc")) if x)))
         L.append("")
     return "\n".join(L)
 
