@@ -432,8 +432,8 @@ op_policy_list(struct ce *ce, json_t *req)
 	unsigned i;
 
 	(void)req;
-	for (i = 0; i < ce->db->n_policies; i++) {
-		const struct ce_policy_cfg *p = &ce->db->policies[i];
+	for (i = 0; i < ce->ps->n; i++) {
+		const struct ce_policy_cfg *p = &ce->ps->pol[i];
 		json_t *o = json_object();
 		char buf[16];
 

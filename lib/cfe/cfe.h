@@ -42,7 +42,9 @@ struct cfe_conf {
 	unsigned n_rxq;
 	struct cfe_rxq rxq[SG_MAX_PORTS];
 	const struct cfe_table *table;
-	const struct cfe_spd *spd;
+	/* the SPD in force, published by the CE (one atomic store); read
+	 * once per burst, never kept across iterations of the lcore loop */
+	struct cfe_spd *const *spd;
 	const struct sg_route *route;
 	unsigned n_dfe;
 	struct rte_ring *dfe_ring[SG_MAX_DFE];
