@@ -67,7 +67,12 @@ usage(FILE *f)
 "                             lifetime.hard.seconds=3600\n"
 "  sa add -f FILE             add the SA of a JSON object in FILE (- = stdin)\n"
 "  sa del SPI [in|out]        delete an SA\n"
-"  policy list                the security policies\n"
+"  policy list                the security policies, in order (INDEX first)\n"
+"  policy add KEY=VALUE...    add a policy (after all others); keys of the\n"
+"                             policy database: dir=out src=... dst=...\n"
+"                             action=protect sa=0x2000 priority=100\n"
+"  policy del INDEX           delete the policy at INDEX of policy list\n"
+"  policy del KEY=VALUE...    delete the policy with exactly these keys\n"
 "  route list                 the routes and the neighbours\n"
 "  events                     stream events until interrupted\n"
 "  request JSON               send one raw request object, print the reply\n"
@@ -647,6 +652,42 @@ sa_add_request(int argc, char **argv)
 	return the_req;
 }
 
+/* {"op": OP, MEMBER: {KEY: VALUE...}} from KEY=VALUE arguments. */
+static json_t *
+kv_request(const char *op, const char *member, int argc, char **argv)
+{
+	json_t *o;
+	int i;
+
+	if (argc < 1)
+		die(EXIT_USAGE, "%s: KEY=VALUE... expected", op);
+	the_req = json_pack("{s:s,s:o}", "op", op, member, json_object());
+	o = json_object_get(the_req, member);
+	for (i = 0; i < argc; i++)
+		set_dotted(o, argv[i]);
+	return the_req;
+}
+
+/* policy del INDEX | policy del KEY=VALUE... */
+static json_t *
+policy_del_request(int argc, char **argv)
+{
+	char *end;
+	long v;
+
+	if (argc == 1 && strchr(argv[0], '=') == NULL) {
+		errno = 0;
+		v = strtol(argv[0], &end, 10);
+		if (errno != 0 || *end != '\0' || end == argv[0] || v < 0 ||
+		    v > INT32_MAX)
+			die(EXIT_USAGE, "policy del: '%s' is not an index "
+			    "(policy list shows them)", argv[0]);
+		return json_pack("{s:s,s:I}", "op", "policy-del", "index",
+				 (json_int_t)v);
+	}
+	return kv_request("policy-del", "policy", argc, argv);
+}
+
 /* ------------------------------------------------------------------ */
 /* commands                                                            */
 
@@ -698,7 +739,7 @@ static const struct column sa_cols[] = {
 	{ "STATE", "state" },
 };
 static const struct column policy_cols[] = {
-	{ "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" },
+	{ "INDEX", "index" }, { "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" },
 	{ "PROTO", "proto" }, { "SPORT", "sport" }, { "DPORT", "dport" },
 	{ "ACTION", "action" }, { "SA", "sa" }, { "PRIORITY", "priority" },
 };
@@ -790,6 +831,10 @@ main(int argc, char **argv)
 		the_req = sa_add_request(argc - 2, argv + 2);
 	} else if (is(cmd, "policy") && is(sub, "list") && argc == 2) {
 		the_req = json_pack("{s:s}", "op", "policy-list");
+	} else if (is(cmd, "policy") && is(sub, "add")) {
+		the_req = kv_request("policy-add", "policy", argc - 2, argv + 2);
+	} else if (is(cmd, "policy") && is(sub, "del")) {
+		the_req = policy_del_request(argc - 2, argv + 2);
 	} else if (is(cmd, "route") && is(sub, "list") && argc == 2) {
 		the_req = json_pack("{s:s}", "op", "route-list");
 	} else if (is(cmd, "request") && argc == 2) {
@@ -821,6 +866,16 @@ main(int argc, char **argv)
 		table(json_object_get(r, "sas"), sa_cols, NCOLS(sa_cols));
 	} else if (is(sub, "show")) {
 		show_sa(json_object_get(r, "sa"));
+	} else if (is(cmd, "policy") && (is(sub, "add") || is(sub, "del"))) {
+		json_t *one = json_array();
+
+		printf("%s policy %lld:\n", is(sub, "add") ? "added" : "deleted",
+		       (long long)json_integer_value(json_object_get(r, "index")));
+		json_object_set(json_object_get(r, "policy"), "index",
+				json_object_get(r, "index"));
+		json_array_append(one, json_object_get(r, "policy"));
+		table(one, policy_cols, NCOLS(policy_cols));
+		json_decref(one);
 	} else if (is(sub, "add")) {
 		json_t *sa = json_object_get(r, "sa");
 		char b[4][64];
@@ -837,8 +892,12 @@ main(int argc, char **argv)
 		       json_string_value(json_object_get(the_req, "spi")),
 		       d != NULL ? " " : "", d != NULL ? json_string_value(d) : "");
 	} else if (is(cmd, "policy")) {
-		table(json_object_get(r, "policies"), policy_cols,
-		      NCOLS(policy_cols));
+		json_t *a = json_object_get(r, "policies"), *p;
+		size_t i;
+
+		json_array_foreach(a, i, p)
+			json_object_set_new(p, "index", json_integer((json_int_t)i));
+		table(a, policy_cols, NCOLS(policy_cols));
 	} else if (is(cmd, "route")) {
 		table(json_object_get(r, "routes"), route_cols, NCOLS(route_cols));
 		putchar('\n');

@@ -425,35 +425,247 @@ ports_json(uint16_t lo, uint16_t hi)
 }
 
 static json_t *
-op_policy_list(struct ce *ce, json_t *req)
+policy_json(const struct ce_policy_cfg *p)
 {
 	static const char *const act[] = { "protect", "bypass", "discard" };
+	json_t *o = json_object();
+	char buf[16];
+
+	json_object_set_new(o, "dir", json_string(p->dir == CE_DIR_IN ?
+						  "in" : "out"));
+	json_object_set_new(o, "src", prefix_json(&p->src));
+	json_object_set_new(o, "dst", prefix_json(&p->dst));
+	json_object_set_new(o, "proto", p->proto == CE_ANY ?
+			    json_string("any") : json_integer(p->proto));
+	json_object_set_new(o, "sport", ports_json(p->sport_lo, p->sport_hi));
+	json_object_set_new(o, "dport", ports_json(p->dport_lo, p->dport_hi));
+	json_object_set_new(o, "action", json_string(act[p->action]));
+	if (p->has_sa) {
+		spi_str(p->sa_spi, buf, sizeof(buf));
+		json_object_set_new(o, "sa", json_string(buf));
+	}
+	json_object_set_new(o, "priority", json_integer(p->priority));
+	return o;
+}
+
+static json_t *
+op_policy_list(struct ce *ce, json_t *req)
+{
 	json_t *r = ok(), *a = json_array();
 	unsigned i;
 
 	(void)req;
-	for (i = 0; i < ce->ps->n; i++) {
-		const struct ce_policy_cfg *p = &ce->ps->pol[i];
-		json_t *o = json_object();
-		char buf[16];
-
-		json_object_set_new(o, "dir", json_string(p->dir == CE_DIR_IN ?
-							  "in" : "out"));
-		json_object_set_new(o, "src", prefix_json(&p->src));
-		json_object_set_new(o, "dst", prefix_json(&p->dst));
-		json_object_set_new(o, "proto", p->proto == CE_ANY ?
-				    json_string("any") : json_integer(p->proto));
-		json_object_set_new(o, "sport", ports_json(p->sport_lo, p->sport_hi));
-		json_object_set_new(o, "dport", ports_json(p->dport_lo, p->dport_hi));
-		json_object_set_new(o, "action", json_string(act[p->action]));
-		if (p->has_sa) {
-			spi_str(p->sa_spi, buf, sizeof(buf));
-			json_object_set_new(o, "sa", json_string(buf));
-		}
-		json_object_set_new(o, "priority", json_integer(p->priority));
-		json_array_append_new(a, o);
-	}
+	for (i = 0; i < ce->ps->n; i++)
+		json_array_append_new(a, policy_json(&ce->ps->pol[i]));
 	json_object_set_new(r, "policies", a);
+	return r;
+}
+
+/*
+ * One item of a control request through the policy-database parser, as
+ * the file's items are: the object becomes "SECTION: [ {...} ]" and the
+ * parser's "request:1: SECTION[0].key: ..." is reported as "WHAT.key: ...".
+ * Items only: a policy may name an SA the request does not carry.
+ * 0 and *db filled (one item), or -EINVAL and *err the reply.
+ */
+static int
+parse_item(json_t *o, const char *section, const char *what,
+	   struct ce_policydb *db, json_t **err)
+{
+	struct ce_diag diag;
+	char *text, *doc, pre[64];
+	size_t len, pl;
+	int rc;
+
+	memset(db, 0, sizeof(*db));
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text == NULL) {
+		*err = fail("out of memory");
+		return -ENOMEM;
+	}
+	len = strlen(text) + strlen(section) + 16;
+	doc = malloc(len);
+	if (doc == NULL) {
+		free(text);
+		*err = fail("out of memory");
+		return -ENOMEM;
+	}
+	snprintf(doc, len, "%s: [ %s ]\n", section, text);
+	free(text);
+	ce_diag_init(&diag);
+	rc = ce_policydb_parse_items("request", doc, strlen(doc), db, &diag);
+	free(doc);
+	if (rc == 0 && db->n_policies + db->n_sas + db->n_routes +
+	    db->n_neighbors == 1) {
+		ce_diag_fini(&diag);
+		return 0;
+	}
+	{
+		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid item";
+		char *nl = strchr(m, '\n');
+
+		if (nl != NULL)
+			*nl = '\0';	/* the first problem */
+		pl = (size_t)snprintf(pre, sizeof(pre), "request:1: %s[0].",
+				      section);
+		if (strncmp(m, pre, pl) == 0)
+			*err = fail("%s.%s", what, m + pl);
+		else if (strncmp(m, pre, pl - 1) == 0 && m[pl - 1] == ':')
+			*err = fail("%s%s", what, m + pl - 1);
+		else if (strncmp(m, "request:1: ", 11) == 0)
+			*err = fail("%s", m + 11);
+		else
+			*err = fail("%s", m);
+	}
+	ce_diag_fini(&diag);
+	ce_policydb_free(db);
+	return -EINVAL;
+}
+
+static bool
+prefix_eq(const struct sg_prefix *a, const struct sg_prefix *b)
+{
+	return a->len == b->len && sg_addr_eq(&a->addr, &b->addr);
+}
+
+/* Same policy: every key of policy-list equal. */
+bool
+ce_policy_eq(const struct ce_policy_cfg *a, const struct ce_policy_cfg *b)
+{
+	return a->dir == b->dir && prefix_eq(&a->src, &b->src) &&
+		prefix_eq(&a->dst, &b->dst) && a->proto == b->proto &&
+		a->sport_lo == b->sport_lo && a->sport_hi == b->sport_hi &&
+		a->dport_lo == b->dport_lo && a->dport_hi == b->dport_hi &&
+		a->action == b->action && a->has_sa == b->has_sa &&
+		(!a->has_sa || a->sa_spi == b->sa_spi) &&
+		a->priority == b->priority;
+}
+
+/*
+ * policy-add: the policy goes after every policy in force (it loses ties
+ * of priority to them), compiled into a new SPD published under RCU.
+ */
+static json_t *
+op_policy_add(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "policy"), *r = NULL;
+	const struct ce_pset *ps;
+	struct ce_policy_cfg *pol;
+	struct ce_policydb db;
+	uint32_t *uid;
+	char err[256];
+	unsigned n;
+
+	if (!json_is_object(o))
+		return fail("\"policy\": an object with the keys of a policy "
+			    "(dir, src, dst, proto, sport, dport, action, sa, "
+			    "priority)");
+	if (parse_item(o, "policies", "policy", &db, &r) != 0)
+		return r;
+	pthread_mutex_lock(&ce->lock);
+	ps = ce->ps;
+	n = ps->n;
+	pol = malloc(sizeof(*pol) * (n + 1));
+	uid = malloc(sizeof(*uid) * (n + 1));
+	if (pol == NULL || uid == NULL) {
+		r = fail("out of memory");
+		goto out;
+	}
+	memcpy(pol, ps->pol, sizeof(*pol) * n);
+	memcpy(uid, ps->uid, sizeof(*uid) * n);
+	pol[n] = db.policies[0];
+	pol[n].line = 0;	/* not from the file */
+	uid[n] = ce->next_pol_uid + 1;
+	if (ce_policies_apply(ce, pol, uid, n + 1, err, sizeof(err)) != 0) {
+		r = fail("%s", err);
+		goto out;
+	}
+	ce->next_pol_uid++;
+	r = ok();
+	json_object_set_new(r, "index", json_integer(n));
+	json_object_set_new(r, "policy", policy_json(&ce->ps->pol[n]));
+out:
+	pthread_mutex_unlock(&ce->lock);
+	free(pol);
+	free(uid);
+	ce_policydb_free(&db);
+	return r;
+}
+
+/*
+ * policy-del: by "index" (as in policy-list), or by "policy", the keys
+ * policy-list shows (the first policy equal in every key goes).
+ */
+static json_t *
+op_policy_del(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "policy"), *ix = json_object_get(req,
+									"index");
+	json_t *r = NULL;
+	const struct ce_pset *ps;
+	struct ce_policy_cfg *pol = NULL;
+	struct ce_policydb db = { .n_policies = 0 };
+	uint32_t *uid = NULL;
+	char err[256];
+	unsigned n, i, k;
+
+	if ((o == NULL) == (ix == NULL))
+		return fail("give \"policy\" (its keys, as policy-list shows "
+			    "them) or \"index\" (its place in policy-list)");
+	if (ix != NULL && !json_is_integer(ix))
+		return fail("index: must be an integer");
+	if (o != NULL && !json_is_object(o))
+		return fail("\"policy\": an object with the keys of a policy");
+	if (o != NULL && parse_item(o, "policies", "policy", &db, &r) != 0)
+		return r;
+	pthread_mutex_lock(&ce->lock);
+	ps = ce->ps;
+	n = ps->n;
+	if (ix != NULL) {
+		json_int_t v = json_integer_value(ix);
+
+		if (v < 0 || v >= (json_int_t)n) {
+			r = fail("index: %lld is not a policy (there are %u)",
+				 (long long)v, n);
+			goto out;
+		}
+		k = (unsigned)v;
+	} else {
+		for (k = 0; k < n && !ce_policy_eq(&ps->pol[k],
+						   &db.policies[0]); k++)
+			;
+		if (k == n) {
+			r = fail("no such policy (policy-list shows them; every "
+				 "key must match)");
+			goto out;
+		}
+	}
+	pol = malloc(sizeof(*pol) * (n + 1));
+	uid = malloc(sizeof(*uid) * (n + 1));
+	if (pol == NULL || uid == NULL) {
+		r = fail("out of memory");
+		goto out;
+	}
+	for (i = 0; i < k; i++) {
+		pol[i] = ps->pol[i];
+		uid[i] = ps->uid[i];
+	}
+	for (i = k + 1; i < n; i++) {
+		pol[i - 1] = ps->pol[i];
+		uid[i - 1] = ps->uid[i];
+	}
+	r = ok();
+	json_object_set_new(r, "index", json_integer(k));
+	json_object_set_new(r, "policy", policy_json(&ps->pol[k]));
+	if (ce_policies_apply(ce, pol, uid, n - 1, err, sizeof(err)) != 0) {
+		json_decref(r);
+		r = fail("%s", err);
+	}
+out:
+	pthread_mutex_unlock(&ce->lock);
+	free(pol);
+	free(uid);
+	ce_policydb_free(&db);
 	return r;
 }
 
@@ -513,8 +725,8 @@ static const struct ctl_op ops[] = {
 	{ "sa-del", op_sa_del },
 	{ "policy-list", op_policy_list },
 	{ "route-list", op_route_list },
-	{ "policy-add", op_not_yet },
-	{ "policy-del", op_not_yet },
+	{ "policy-add", op_policy_add },
+	{ "policy-del", op_policy_del },
 	{ "route-add", op_not_yet },
 	{ "route-del", op_not_yet },
 	{ "neighbor-add", op_not_yet },

@@ -255,6 +255,9 @@ unsigned ce_pol_selectors(const struct ce_pset *ps, uint32_t spi,
 int ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
 		      const uint32_t *uid, unsigned n, char *err, size_t len);
 
+/* Same policy: every key of policy-list equal (not the line). */
+bool ce_policy_eq(const struct ce_policy_cfg *a, const struct ce_policy_cfg *b);
+
 /* ce_punt.c */
 unsigned ce_poll(struct ce *ce);
 

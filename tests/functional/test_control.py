@@ -50,7 +50,7 @@ HELD = 0x3001                # policy only: 4 packets held until sa-add
 N_EST, N_HELD = 3, 4
 N = N_EST + N_HELD
 MAX_LINE = 64 * 1024
-NOT_YET = ["policy-add", "policy-del", "route-add", "route-del", "neighbor-add",
+NOT_YET = ["route-add", "route-del", "neighbor-add",
            "neighbor-del", "reload"]
 DROP_REASONS = ["unknown_spi", "auth_failed", "replay", "malformed", "policy_mismatch",
                 "no_policy", "discard", "no_route", "ttl_exceeded", "punt_policed",
@@ -826,9 +826,9 @@ def test_cli_read_commands(gw):
     r = gw.ctl("policy", "list")
     lines = r.stdout.splitlines()
     assert r.returncode == 0 and len(lines) == 1 + len(gw.sc.dep.policies)
-    assert lines[0].split() == ["DIR", "SRC", "DST", "PROTO", "SPORT", "DPORT", "ACTION",
-                                "SA", "PRIORITY"]
-    assert lines[3].split() == ["out", "192.168.105.53/32", "198.51.100.53/32", "17",
+    assert lines[0].split() == ["INDEX", "DIR", "SRC", "DST", "PROTO", "SPORT", "DPORT",
+                                "ACTION", "SA", "PRIORITY"]
+    assert lines[3].split() == ["2", "out", "192.168.105.53/32", "198.51.100.53/32", "17",
                                 "1024-65535", "53", "bypass", "-", "50"], lines[3]
     cols = [m.start() for m in re.finditer(r"\S+", lines[0])]
     for ln in lines[1:]:                             # aligned
@@ -978,7 +978,11 @@ BAD_USAGE = [
     ["sa", "add", "-f"],
     ["sa", "add", "-f", "/nonexistent/sa.json"],
     ["policy"],
-    ["policy", "add", "x=1"],
+    ["policy", "add"],
+    ["policy", "add", "dir"],
+    ["policy", "del"],
+    ["policy", "del", "-1"],
+    ["policy", "del", "1", "2"],
     ["route"],
     ["events", "now"],
     ["request", "[1]"],
