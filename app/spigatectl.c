@@ -74,6 +74,7 @@ usage(FILE *f)
 "  policy del INDEX           delete the policy at INDEX of policy list\n"
 "  policy del KEY=VALUE...    delete the policy with exactly these keys\n"
 "  route list                 the routes and the neighbours\n"
+"  reload                     read the policy file again, apply what changed\n"
 "  events                     stream events until interrupted\n"
 "  request JSON               send one raw request object, print the reply\n"
 "\n"
@@ -652,6 +653,42 @@ sa_add_request(int argc, char **argv)
 	return the_req;
 }
 
+/* "SPI dir, SPI dir" of a reload reply list, or "none". */
+static void
+spi_list(const char *what, json_t *a)
+{
+	json_t *x;
+	size_t i;
+
+	printf("%-9s", what);
+	if (json_array_size(a) == 0)
+		printf(" none");
+	json_array_foreach(a, i, x)
+		printf("%s %s %s", i != 0 ? "," : "",
+		       json_string_value(json_object_get(x, "spi")),
+		       json_string_value(json_object_get(x, "dir")));
+	putchar('\n');
+}
+
+static void
+show_reload(json_t *r)
+{
+	json_t *s = json_object_get(r, "sas"), *p = json_object_get(r, "policies");
+
+	printf("SAs: %lld unchanged\n",
+	       (long long)json_integer_value(json_object_get(s, "unchanged")));
+	spi_list("added", json_object_get(s, "added"));
+	spi_list("replaced", json_object_get(s, "replaced"));
+	spi_list("removed", json_object_get(s, "removed"));
+	printf("policies: %lld before, %lld after: %lld unchanged, %lld new "
+	       "from the file, %lld added at runtime (kept)\n",
+	       (long long)json_integer_value(json_object_get(p, "before")),
+	       (long long)json_integer_value(json_object_get(p, "after")),
+	       (long long)json_integer_value(json_object_get(p, "unchanged")),
+	       (long long)json_integer_value(json_object_get(p, "new")),
+	       (long long)json_integer_value(json_object_get(p, "runtime")));
+}
+
 /* {"op": OP, MEMBER: {KEY: VALUE...}} from KEY=VALUE arguments. */
 static json_t *
 kv_request(const char *op, const char *member, int argc, char **argv)
@@ -837,6 +874,8 @@ main(int argc, char **argv)
 		the_req = policy_del_request(argc - 2, argv + 2);
 	} else if (is(cmd, "route") && is(sub, "list") && argc == 2) {
 		the_req = json_pack("{s:s}", "op", "route-list");
+	} else if (is(cmd, "reload") && argc == 1) {
+		the_req = json_pack("{s:s}", "op", "reload");
 	} else if (is(cmd, "request") && argc == 2) {
 		json_error_t err;
 
@@ -866,6 +905,8 @@ main(int argc, char **argv)
 		table(json_object_get(r, "sas"), sa_cols, NCOLS(sa_cols));
 	} else if (is(sub, "show")) {
 		show_sa(json_object_get(r, "sa"));
+	} else if (is(cmd, "reload")) {
+		show_reload(r);
 	} else if (is(cmd, "policy") && (is(sub, "add") || is(sub, "del"))) {
 		json_t *one = json_array();
 

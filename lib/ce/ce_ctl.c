@@ -703,6 +703,13 @@ op_route_list(struct ce *ce, json_t *req)
 }
 
 static json_t *
+op_reload(struct ce *ce, json_t *req)
+{
+	(void)req;
+	return ce_reload(ce);
+}
+
+static json_t *
 op_not_yet(struct ce *ce, json_t *req)
 {
 	(void)ce;
@@ -731,7 +738,7 @@ static const struct ctl_op ops[] = {
 	{ "route-del", op_not_yet },
 	{ "neighbor-add", op_not_yet },
 	{ "neighbor-del", op_not_yet },
-	{ "reload", op_not_yet },
+	{ "reload", op_reload },
 };
 
 static json_t *

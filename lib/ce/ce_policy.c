@@ -33,7 +33,16 @@
 
 #include "ce_priv.h"
 
-static uint32_t pset_seq;    /* unique names of the sets' hashes and SPDs */
+static uint32_t pset_seq;
+
+int
+ce_ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a;
+	uintptr_t y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}    /* unique names of the sets' hashes and SPDs */
 
 static void
 pset_free(struct ce *ce, struct ce_pset *ps)
@@ -232,9 +241,12 @@ ce_policy_init(struct ce *ce)
 	for (i = 0; i < db->n_policies; i++)
 		uid[i] = ++ce->next_pol_uid;
 	ce->ps = pset_build(db->policies, uid, db->n_policies);
-	free(uid);
-	if (ce->ps == NULL)
+	if (ce->ps == NULL) {
+		free(uid);
 		return -ENOMEM;
+	}
+	ce->file = db;
+	ce->file_uid = uid;	/* the file's policies: uids 1..n */
 	ce->spd_pub = ce->ps->spd;
 	return 0;
 }
@@ -245,6 +257,14 @@ ce_policy_fini(struct ce *ce)
 	pset_free(ce, ce->ps);
 	ce->ps = NULL;
 	ce->spd_pub = NULL;
+	free(ce->file_uid);
+	ce->file_uid = NULL;
+	if (ce->file_owned != NULL) {
+		ce_policydb_free(ce->file_owned);
+		free(ce->file_owned);
+		ce->file_owned = NULL;
+	}
+	ce->file = NULL;
 }
 
 /* The classification value an outbound protect rule naming 'spi' gets in
@@ -285,22 +305,65 @@ ce_pol_selectors(const struct ce_pset *ps, uint32_t spi, struct dfe_sel *sel)
 	return n;
 }
 
+/* The SA of (dir, spi) as the set will see it: in view->added (present,
+ * not installed), else the running one unless it is in view->gone. */
+static const struct ce_sa_cfg *
+view_sa(struct ce *ce, const struct ce_sa_view *view, enum ce_dir dir,
+	uint32_t spi, const struct ce_sa **running)
+{
+	struct ce_sa *sa = NULL;
+	void *d;
+
+	*running = NULL;
+	if (view != NULL && view->n_added != 0) {
+		unsigned lo = 0, hi = view->n_added;
+
+		while (lo < hi) {	/* added[] is sorted by (dir, spi) */
+			unsigned mid = (lo + hi) / 2;
+			const struct ce_sa_cfg *m = &view->added[mid];
+
+			if (m->dir < dir || (m->dir == dir && m->spi < spi))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < view->n_added && view->added[lo].dir == dir &&
+		    view->added[lo].spi == spi)
+			return &view->added[lo];
+	}
+	if (dir == CE_DIR_OUT)
+		sa = ce_sa_find_out(ce, spi);
+	else if (rte_hash_lookup_data(ce->by_spi, &spi, &d) >= 0)
+		sa = d;
+	for (; sa != NULL; sa = dir == CE_DIR_IN ? sa->next_spi : NULL) {
+		if (view != NULL && view->n_gone != 0 &&
+		    bsearch(&sa, view->gone, view->n_gone, sizeof(sa),
+			    ce_ptr_cmp) != NULL)
+			continue;	/* gone[] is sorted by address */
+		*running = sa;
+		return sa->cfg;
+	}
+	return NULL;
+}
+
 /*
  * What the set must satisfy beyond each policy's own fields (the file's
- * rules, ce_validate.c, applied to the SAs as they are now): at most
- * CE_MAX_SA_SELECTORS inbound protect policies per SA; the protect
- * policies of a tunnel SA all of its inner family; an inbound protect
- * policy names an inbound SA that exists (an outbound one may name an SA
- * not configured yet: its traffic is held, ACQUIRE).
+ * rules, ce_validate.c, applied to the SAs as they are now, or as a reload
+ * will leave them: view): at most CE_MAX_SA_SELECTORS inbound protect
+ * policies per SA; the protect policies of a tunnel SA all of one family,
+ * that of the SA if it is installed; an inbound protect policy names an
+ * inbound SA that exists (an outbound one may name an SA not configured
+ * yet: its traffic is held, ACQUIRE).
  */
 static int
-pset_check(struct ce *ce, const struct ce_pset *ps, char *err, size_t len)
+pset_check(struct ce *ce, const struct ce_pset *ps,
+	   const struct ce_sa_view *view, char *err, size_t len)
 {
 	unsigned i;
 
 	for (i = 0; i < ps->n; i++) {
 		const struct ce_policy_cfg *p = &ps->pol[i];
-		const struct ce_policy_cfg *first;
+		const struct ce_sa_cfg *sc;
 		const struct ce_sa *sa;
 		unsigned n = 0;
 		int32_t k;
@@ -310,15 +373,15 @@ pset_check(struct ce *ce, const struct ce_pset *ps, char *err, size_t len)
 		k = ce_pol_first(ps, p->dir, p->sa_spi);
 		if ((unsigned)k != i)
 			continue;	/* each (dir, spi) group once */
-		first = p;
-		sa = ce_sa_find(ce, p->sa_spi, (int)p->dir);
-		if (sa == NULL && p->dir == CE_DIR_IN) {
+		sc = view_sa(ce, view, p->dir, p->sa_spi, &sa);
+		if (sc == NULL && p->dir == CE_DIR_IN) {
 			snprintf(err, len, "policy %u: no dir in SA with spi "
 				 "0x%x (add the SA first)", i, p->sa_spi);
 			return -EINVAL;
 		}
 		for (; k >= 0; k = ps->next[k], n++) {
 			const struct ce_policy_cfg *q = &ps->pol[k];
+			bool inst = sa != NULL && sa->rt != NULL;
 
 			if (p->dir == CE_DIR_IN && n == CE_MAX_SA_SELECTORS) {
 				snprintf(err, len, "policy %d: SA 0x%x is named "
@@ -327,16 +390,15 @@ pset_check(struct ce *ce, const struct ce_pset *ps, char *err, size_t len)
 					 CE_MAX_SA_SELECTORS);
 				return -EINVAL;
 			}
-			if (sa == NULL || sa->cfg->mode != CE_MODE_TUNNEL)
+			if (sc == NULL || sc->mode != CE_MODE_TUNNEL)
 				continue;
-			if (q->src.addr.family != first->src.addr.family ||
-			    (sa->rt != NULL &&
-			     q->src.addr.family != sa->inner_family)) {
+			if (q->src.addr.family != p->src.addr.family ||
+			    (inst && q->src.addr.family != sa->inner_family)) {
 				snprintf(err, len, "policy %d: SA 0x%x carries "
 					 "IPv%u traffic; a tunnel SA carries one "
 					 "inner IP family", k, p->sa_spi,
-					 sa->rt != NULL ? sa->inner_family :
-					 first->src.addr.family);
+					 inst ? sa->inner_family :
+					 p->src.addr.family);
 				return -EINVAL;
 			}
 		}
@@ -380,33 +442,42 @@ struct sel_swap {
 	const struct dfe_selset *set;
 };
 
-int
-ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
-		  const uint32_t *uid, unsigned n, char *err, size_t len)
+struct ce_pset *
+ce_pset_prepare(struct ce *ce, const struct ce_policy_cfg *pol,
+		const uint32_t *uid, unsigned n, const struct ce_sa_view *view,
+		char *err, size_t len)
 {
-	struct ce_pset *old = ce->ps, *nw;
-	struct sel_swap *sw = NULL;
-	unsigned i, n_sw = 0;
-	int rc;
+	struct ce_pset *nw = pset_build(pol, uid, n);
 
-	nw = pset_build(pol, uid, n);
 	if (nw == NULL) {
 		snprintf(err, len, "cannot build the policy set: %s",
 			 rte_strerror(rte_errno ? rte_errno : ENOMEM));
-		return -ENOMEM;
+		return NULL;
 	}
-	rc = pset_check(ce, nw, err, len);
-	if (rc != 0) {
+	if (pset_check(ce, nw, view, err, len) != 0) {
 		pset_free(ce, nw);
-		return rc;
+		return NULL;
 	}
+	return nw;
+}
+
+void
+ce_pset_discard(struct ce *ce, struct ce_pset *ps)
+{
+	pset_free(ce, ps);
+}
+
+int
+ce_pset_commit(struct ce *ce, struct ce_pset *nw, char *err, size_t len)
+{
+	struct ce_pset *old = ce->ps;
+	struct sel_swap *sw;
+	unsigned i, n_sw = 0;
+
 	/* inbound SAs in the data path whose selectors change */
 	sw = calloc(ce->n_sa + 1, sizeof(*sw));
-	if (sw == NULL) {
-		pset_free(ce, nw);
-		snprintf(err, len, "out of memory");
-		return -ENOMEM;
-	}
+	if (sw == NULL)
+		goto nomem;
 	for (i = 0; i < ce->n_sa; i++) {
 		struct ce_sa *sa = ce->sa[i];
 		struct dfe_sel sel[DFE_MAX_SEL];
@@ -415,6 +486,7 @@ ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
 
 		if (sa->cfg->dir != CE_DIR_IN || sa->rt == NULL)
 			continue;
+		memset(sel, 0, sizeof(sel));
 		k = ce_pol_selectors(nw, sa->sel_spi, sel);
 		cur = dfe_sa_sel(sa->rt);
 		if (cur->n == k && memcmp(cur->sel, sel, sizeof(*sel) * k) == 0)
@@ -425,9 +497,7 @@ ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
 			while (n_sw != 0)
 				dfe_selset_free(sw[--n_sw].set);
 			free(sw);
-			pset_free(ce, nw);
-			snprintf(err, len, "out of memory");
-			return -ENOMEM;
+			goto nomem;
 		}
 	}
 	/* from here on nothing fails */
@@ -448,4 +518,19 @@ ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
 	free(sw);
 	pset_free(ce, old);
 	return 0;
+nomem:
+	pset_free(ce, nw);
+	snprintf(err, len, "out of memory");
+	return -ENOMEM;
+}
+
+int
+ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
+		  const uint32_t *uid, unsigned n, char *err, size_t len)
+{
+	struct ce_pset *nw = ce_pset_prepare(ce, pol, uid, n, NULL, err, len);
+
+	if (nw == NULL)
+		return -EINVAL;
+	return ce_pset_commit(ce, nw, err, len);
 }

@@ -161,6 +161,11 @@ struct ce {
 	struct ce_pset *ps;            /* the policies in force */
 	struct cfe_spd *spd_pub;       /* = ps->spd, as the CFEs read it */
 	uint32_t next_pol_uid;
+	/* reload (ce_reload.c): the policy file as last loaded (= db at
+	 * start, owned after a reload) and the uids of its policies */
+	const struct ce_policydb *file;
+	struct ce_policydb *file_owned;
+	uint32_t *file_uid;
 	struct sg_route *route;
 	struct rte_ring *punt_ring;
 	unsigned n_dfe, n_cfe;
@@ -254,9 +259,31 @@ unsigned ce_pol_selectors(const struct ce_pset *ps, uint32_t spi,
  * err says why. CE thread, ce->lock held. */
 int ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
 		      const uint32_t *uid, unsigned n, char *err, size_t len);
+/* The same in two steps, for a reload that changes SAs in between:
+ * prepare builds and checks the set against the SAs as they will be
+ * (view: running SAs in 'gone' count as absent, 'added' as present and
+ * not installed; NULL: as they are); NULL and err on error. commit
+ * publishes it (or frees it and fails, out of memory only). */
+struct ce_sa_view {
+	struct ce_sa *const *gone;    /* sorted by address (ce_ptr_cmp) */
+	unsigned n_gone;
+	const struct ce_sa_cfg *added; /* sorted by (dir, spi) */
+	unsigned n_added;
+};
+int ce_ptr_cmp(const void *a, const void *b);
+struct ce_pset *ce_pset_prepare(struct ce *ce, const struct ce_policy_cfg *pol,
+				const uint32_t *uid, unsigned n,
+				const struct ce_sa_view *view, char *err,
+				size_t len);
+int ce_pset_commit(struct ce *ce, struct ce_pset *nw, char *err, size_t len);
+void ce_pset_discard(struct ce *ce, struct ce_pset *ps);
 
 /* Same policy: every key of policy-list equal (not the line). */
 bool ce_policy_eq(const struct ce_policy_cfg *a, const struct ce_policy_cfg *b);
+
+/* ce_reload.c: the control request `reload`; returns its reply (jansson
+ * json_t *). CE thread. */
+void *ce_reload(struct ce *ce);
 
 /* ce_punt.c */
 unsigned ce_poll(struct ce *ce);

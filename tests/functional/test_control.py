@@ -51,7 +51,7 @@ N_EST, N_HELD = 3, 4
 N = N_EST + N_HELD
 MAX_LINE = 64 * 1024
 NOT_YET = ["route-add", "route-del", "neighbor-add",
-           "neighbor-del", "reload"]
+           "neighbor-del"]
 DROP_REASONS = ["unknown_spi", "auth_failed", "replay", "malformed", "policy_mismatch",
                 "no_policy", "discard", "no_route", "ttl_exceeded", "punt_policed",
                 "ring_full", "hold_overflow", "hold_timeout", "lifetime_expired", "loop",
@@ -884,8 +884,8 @@ def test_cli_sa_add_del(gw, workdir):
     assert (r.returncode, r.stdout) == (0, "deleted SA 0x3006\n"), r
     r = gw.ctl("sa", "del", "0x3005")
     assert (r.returncode, r.stderr) == (1, "spigatectl: no SA with spi 0x3005\n"), r
-    r = gw.ctl("request", '{"op":"reload"}')
-    assert r.returncode == 1 and "reload: not implemented yet" in r.stderr, r
+    r = gw.ctl("request", '{"op":"frobnicate"}')
+    assert r.returncode == 1 and 'unknown op "frobnicate"' in r.stderr, r
     r = gw.ctl("request", '{"op":"sa-list"}')
     assert r.returncode == 0 and json.loads(r.stdout)["sas"], r
     assert gw.sa_list() == [(spi_s(EST), "out"), (spi_s(HELD), "out")]
