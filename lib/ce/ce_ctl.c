@@ -713,10 +713,9 @@ static json_t *
 op_not_yet(struct ce *ce, json_t *req)
 {
 	(void)ce;
-	return fail("%s: not implemented yet: runtime policy, route and "
-		    "neighbour changes and reload are planned; change the "
-		    "policy file and restart", json_string_value(
-			    json_object_get(req, "op")));
+	return fail("%s: not implemented yet: runtime route and neighbour "
+		    "changes are planned; change the policy file and restart",
+		    json_string_value(json_object_get(req, "op")));
 }
 
 struct ctl_op {
