@@ -27,7 +27,7 @@ if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$root" -Db_sanitize=address -Db_lundef=false \
 		-Dbuildtype=debugoptimized || exit 1
 fi
-ninja -C "$build" app/spigate || exit 1
+ninja -C "$build" app/spigate app/spigatectl || exit 1
 
 # halt_on_error: the first error ends the daemon (exit 23, report in stderr);
 # detect_leaks at exit; abort_on_error=0: no core file.
