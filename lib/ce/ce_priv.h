@@ -69,6 +69,8 @@ struct ce_sa {
 	struct ce_sa *succ;           /* the SA that took over its policies */
 	bool awaiting_switch;         /* replaces another, not switched yet */
 	uint64_t peer;                /* NAT-T: the peer's mapping now (dfe.h) */
+	bool natt6;                   /* IPv6 NAT-T: the mapping is peer6 */
+	struct dfe_peer6 peer6;
 	uint64_t added_tsc;
 	uint32_t sel_spi;              /* whose protect policies are its selectors */
 };

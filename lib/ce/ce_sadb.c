@@ -34,6 +34,16 @@ const char *const ce_sa_state_names[] = {
  * without any, the outer family.
  */
 static uint32_t selector_spi(struct ce *ce, const struct ce_sa_cfg *s);
+
+/* An IPv6 NAT-T SA's mapping is still the configured one. */
+static bool
+peer6_configured(const struct ce_sa *sa)
+{
+	return memcmp(sa->peer6.addr, sa->cfg->remote.a, 16) == 0 &&
+		sa->peer6.port_be == rte_cpu_to_be_16(
+			sa->cfg->dir == CE_DIR_IN ? sa->cfg->encap_sport :
+			sa->cfg->encap_dport);
+}
 static void rekey_switch(struct ce *ce, struct ce_sa *sa, const char *why);
 
 static uint8_t
@@ -89,6 +99,13 @@ ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg)
 	if (sa->cfg->encap && sa->cfg->remote.family == 4) {
 		/* inbound: the port the peer sends from; outbound: its port */
 		sa->peer = dfe_peer_pack(sa->cfg->remote.a,
+			sa->cfg->dir == CE_DIR_IN ? sa->cfg->encap_sport :
+			sa->cfg->encap_dport);
+		ce->n_natt++;
+	} else if (sa->cfg->encap && sa->cfg->remote.family == 6) {
+		sa->natt6 = true;
+		memcpy(sa->peer6.addr, sa->cfg->remote.a, 16);
+		sa->peer6.port_be = rte_cpu_to_be_16(
 			sa->cfg->dir == CE_DIR_IN ? sa->cfg->encap_sport :
 			sa->cfg->encap_dport);
 		ce->n_natt++;
@@ -559,6 +576,8 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 		bind_rules(ce, sa, cls);
 	if (c->dir == CE_DIR_OUT && sa->peer != 0)
 		dfe_sa_set_peer(sa->rt, sa->peer);
+	if (c->dir == CE_DIR_OUT && sa->natt6 && !peer6_configured(sa))
+		dfe_sa_set_peer6(sa->rt, &sa->peer6);	/* floated before */
 	sl->installed++;
 	ce->n_installed++;
 	sa->install_tsc = rte_rdtsc();
@@ -737,7 +756,7 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 	rte_free(sa->hold);
 	if (sa->awaiting_switch)
 		ce->n_awaiting--;
-	if (sa->peer != 0)
+	if (sa->peer != 0 || sa->natt6)
 		ce->n_natt--;
 	if (sa->cfg->dir == CE_DIR_OUT)
 		alias_update(ce, sa);
@@ -875,6 +894,51 @@ ce_rekey_poll(struct ce *ce, uint64_t now)
  * the replay window are ever recorded by the DFE, so nothing forged moves
  * anything.
  */
+/* IPv6 NAT-T: the inbound SAs' mappings as the DFEs saw them. */
+static void
+natt6_poll(struct ce *ce, struct ce_sa *in)
+{
+	const struct dfe_peer6 **old = NULL;
+	struct dfe_peer6 seen;
+	unsigned j, n_old = 0;
+
+	if (!dfe_sa_peer6_seen(in->rt, &seen) ||
+	    memcmp(&seen, &in->peer6, sizeof(seen)) == 0)
+		return;
+	old = calloc(ce->n_sa + 1, sizeof(*old));
+	if (old == NULL)
+		return;		/* next poll */
+	for (j = 0; j < ce->n_sa; j++) {
+		struct ce_sa *out = ce->sa[j];
+
+		if (out->cfg->dir != CE_DIR_OUT || !out->natt6 ||
+		    !sg_addr_eq(&out->cfg->remote, &in->cfg->remote))
+			continue;
+		out->peer6 = seen;
+		if (out->rt != NULL)
+			old[n_old++] = dfe_sa_set_peer6(out->rt, &seen);
+	}
+	if (n_old != 0) {
+		rte_rcu_qsbr_synchronize(ce->qsv, ce_rcu_self(ce));
+		while (n_old != 0)
+			dfe_peer6_free(old[--n_old]);
+	}
+	free(old);
+	{
+		struct ce_event e = { .type = "nat-float", .spi = in->cfg->spi,
+				      .policy = -1, .proto = IPPROTO_UDP };
+
+		e.src.family = e.dst.family = 6;
+		memcpy(e.src.a, seen.addr, 16);
+		memcpy(e.dst.a, in->cfg->local.a, 16);
+		e.sport = rte_be_to_cpu_16(seen.port_be);
+		e.dport = in->cfg->encap_dport;
+		ce_event_add(ce, &e);
+	}
+	CE_LOG(INFO, "SA 0x%x: peer moved to a new NAT mapping", in->cfg->spi);
+	in->peer6 = seen;
+}
+
 void
 ce_natt_poll(struct ce *ce)
 {
@@ -884,7 +948,13 @@ ce_natt_poll(struct ce *ce)
 		struct ce_sa *in = ce->sa[i];
 		uint64_t seen;
 
-		if (in->cfg->dir != CE_DIR_IN || in->peer == 0 || in->rt == NULL)
+		if (in->cfg->dir != CE_DIR_IN || in->rt == NULL)
+			continue;
+		if (in->natt6) {
+			natt6_poll(ce, in);
+			continue;
+		}
+		if (in->peer == 0)
 			continue;
 		seen = dfe_sa_peer_seen(in->rt);
 		if (seen == 0 || seen == in->peer)

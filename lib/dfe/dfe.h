@@ -171,6 +171,24 @@ const struct dfe_selset *dfe_sa_swap_sel(struct dfe_sa *sa,
 const struct dfe_selset *dfe_sa_sel(const struct dfe_sa *sa);
 void dfe_selset_free(const struct dfe_selset *set);
 
+/*
+ * The same for IPv6 NAT-T tunnel SAs, whose peer does not fit 64 bits.
+ * dfe_sa_peer6_seen(): where the last authenticated packet of an inbound
+ * SA came from over IPv6; false when none yet (any thread; the DFE writes
+ * it under a sequence counter). dfe_sa_set_peer6(): where an outbound SA
+ * sends from now on (a copy of *p, NULL: its configured remote); returns
+ * the previous one, which the DFE may read until a grace period has
+ * passed, then dfe_peer6_free() it. CE thread.
+ */
+struct dfe_peer6 {
+	uint8_t addr[16];
+	uint16_t port_be;             /* UDP port, network order */
+};
+bool dfe_sa_peer6_seen(const struct dfe_sa *sa, struct dfe_peer6 *out);
+const struct dfe_peer6 *dfe_sa_set_peer6(struct dfe_sa *sa,
+					 const struct dfe_peer6 *p);
+void dfe_peer6_free(const struct dfe_peer6 *p);
+
 /* Crypto operations of this SA still in the device (lookaside): an SA is
  * freed only once this is 0. Any thread. */
 unsigned dfe_sa_inflight(const struct dfe_sa *sa);

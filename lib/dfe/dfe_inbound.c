@@ -57,6 +57,32 @@ natt_strip(struct rte_mbuf *m)
 	return 0;
 }
 
+/* Where an authenticated NAT-T packet came from (the CE polls it). */
+static inline void
+peer_seen(struct dfe_sa *sa, const struct sg_meta *meta)
+{
+	uint16_t port;
+	uint32_t seq;
+
+	if (meta->ip_ver == 4) {
+		if (meta->peer != sa->peer)
+			__atomic_store_n(&sa->peer, meta->peer,
+					 __ATOMIC_RELEASE);
+		return;
+	}
+	port = (uint16_t)(meta->peer >> 32);
+	if (sa->seen6_seq != 0 && sa->seen6.port_be == port &&
+	    memcmp(sa->seen6.addr, meta->dst, 16) == 0)
+		return;
+	/* single writer: odd while the 18 bytes change */
+	seq = sa->seen6_seq;
+	__atomic_store_n(&sa->seen6_seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(sa->seen6.addr, meta->dst, 16);
+	sa->seen6.port_be = port;
+	__atomic_store_n(&sa->seen6_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
 /*
  * After the crypto: lib/ipsec checks padding and trailer and strips the
  * headers; then our window is updated with what authenticated, in order. A
@@ -77,10 +103,8 @@ finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 	for (i = 0, k = 0; i < g; i++) {
 		if (dfe_replay_update(sa->replay, sg_meta(mb[i])->sqn) == 0) {
 			/* authenticated and new: may move the NAT mapping */
-			if (sa->natt && sg_meta(mb[i])->peer != 0 &&
-			    sg_meta(mb[i])->peer != sa->peer)
-				__atomic_store_n(&sa->peer, sg_meta(mb[i])->peer,
-						 __ATOMIC_RELEASE);
+			if (sa->natt && sg_meta(mb[i])->peer != 0)
+				peer_seen(sa, sg_meta(mb[i]));
 			mb[k++] = mb[i];
 			bytes += mb[i]->pkt_len;
 		} else {
@@ -264,7 +288,20 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 				meta->peer = (uint64_t)oh->src_addr |
 					(uint64_t)uh->src_port << 32;
 			} else {
-				meta->peer = 0;
+				const struct rte_ipv6_hdr *oh6 =
+					rte_pktmbuf_mtod_offset(m,
+					const struct rte_ipv6_hdr *, m->l2_len);
+				const struct rte_udp_hdr *uh =
+					rte_pktmbuf_mtod_offset(m,
+					const struct rte_udp_hdr *,
+					m->l2_len + m->l3_len);
+
+				/* the outer source does not fit 'peer': it
+				 * goes where the outer destination was (the
+				 * CE is done with it); 'peer' keeps the port
+				 * and says "IPv6" in its low bit */
+				memcpy(meta->dst, oh6->src_addr, 16);
+				meta->peer = (uint64_t)uh->src_port << 32 | 1;
 			}
 			if (sa->mode == DFE_MODE_TUNNEL) {
 				m->l3_len += meta->l4_len;

@@ -129,7 +129,14 @@ fixup(struct dfe_sa *sa, struct rte_mbuf *m)
 		} else if (sa->natt) {
 			struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)p;
 			struct rte_udp_hdr *u = (void *)(ip6 + 1);
+			const struct dfe_peer6 *pr = __atomic_load_n(&sa->out6,
+							__ATOMIC_ACQUIRE);
 
+			/* NAT float: the peer's current mapping */
+			if (pr != NULL) {
+				memcpy(ip6->dst_addr, pr->addr, 16);
+				u->dst_port = pr->port_be;
+			}
 			u->dgram_len = ip6->payload_len;
 			u->dgram_cksum = 0;
 			u->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, u);

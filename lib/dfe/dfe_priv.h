@@ -57,6 +57,12 @@ struct dfe_sa {
 	uint8_t hdr[DFE_HDR_MAX];
 	struct sg_addr remote;
 	uint16_t encap_sport, encap_dport;
+	/* IPv6 NAT-T float: in: the last authenticated source, written by
+	 * the DFE under seen6_seq (odd while writing); out: the destination
+	 * override published by the CE (RCU) */
+	volatile uint32_t seen6_seq;
+	struct dfe_peer6 seen6;
+	const struct dfe_peer6 *volatile out6;
 } __rte_cache_aligned;
 
 struct dfe {

@@ -269,7 +269,42 @@ dfe_sa_free(struct dfe_sa *sa)
 	rte_free(sa->ipsec_sa);
 	rte_free(sa->replay);
 	dfe_selset_free(sa->sel);
+	dfe_peer6_free(sa->out6);
 	rte_free(sa);
+}
+
+bool
+dfe_sa_peer6_seen(const struct dfe_sa *sa, struct dfe_peer6 *out)
+{
+	uint32_t s1, s2;
+
+	do {
+		s1 = __atomic_load_n(&sa->seen6_seq, __ATOMIC_ACQUIRE);
+		memcpy(out, (const void *)&sa->seen6, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&sa->seen6_seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) != 0 || s1 != s2);
+	return s1 != 0;
+}
+
+const struct dfe_peer6 *
+dfe_sa_set_peer6(struct dfe_sa *sa, const struct dfe_peer6 *p)
+{
+	struct dfe_peer6 *c = NULL;
+
+	if (p != NULL) {
+		c = rte_malloc("dfe_peer6", sizeof(*c), 0);
+		if (c == NULL)
+			return NULL;	/* keeps the current one */
+		*c = *p;
+	}
+	return __atomic_exchange_n(&sa->out6, c, __ATOMIC_ACQ_REL);
+}
+
+void
+dfe_peer6_free(const struct dfe_peer6 *p)
+{
+	rte_free((void *)(uintptr_t)p);
 }
 
 struct dfe_selset *

@@ -87,8 +87,6 @@ def make_flow(i, algo, mode="4in4", natt=False, rng=None, spi=None,
     spi = spi if spi is not None else 0x1000 + i
     encap = None
     if natt:
-        if outer != 4:
-            raise ValueError("the matrix keeps NAT-T on IPv4 outer headers")
         sport = natt_sport if natt_sport is not None else \
             (4500 if i % 2 == 0 else 40000 + i)
         encap = (sport, 4500)
@@ -203,8 +201,6 @@ def make_out_flow(i, algo, mode="4in4", natt=False, rng=None, spi=None,
     sa_mode, outer, inner = MODES[mode]
     spi = spi if spi is not None else 0x2000 + i
     if natt:
-        if outer != 4:
-            raise ValueError("the matrix keeps NAT-T on IPv4 outer headers")
         encap = encap or (4500, 4500 if i % 2 == 0 else 40000 + i)
     elif encap:
         raise ValueError("encap without natt")
