@@ -43,7 +43,9 @@ struct cfe_conf {
 	struct cfe_rxq rxq[SG_MAX_PORTS];
 	const struct cfe_table *table;
 	const struct cfe_spd *spd;
-	const struct sg_route *route;
+	struct sg_route *const *route; /* the CE's published table: loaded once
+					* per burst (acquire), never kept across
+					* loop iterations (RCU, ce_route.c) */
 	unsigned n_dfe;
 	struct rte_ring *dfe_ring[SG_MAX_DFE];
 	struct rte_ring *punt_ring;   /* to the CE, MP/SC */
