@@ -50,8 +50,7 @@ HELD = 0x3001                # policy only: 4 packets held until sa-add
 N_EST, N_HELD = 3, 4
 N = N_EST + N_HELD
 MAX_LINE = 64 * 1024
-NOT_YET = ["policy-add", "policy-del", "route-add", "route-del", "neighbor-add",
-           "neighbor-del", "reload"]
+NOT_YET = ["policy-add", "policy-del", "reload"]   # routes: test_routes.py
 DROP_REASONS = ["unknown_spi", "auth_failed", "replay", "malformed", "policy_mismatch",
                 "no_policy", "discard", "no_route", "ttl_exceeded", "punt_policed",
                 "ring_full", "hold_overflow", "hold_timeout", "lifetime_expired", "loop",
@@ -306,8 +305,8 @@ def test_sa_add_show_del(gw):
 
 
 def test_not_implemented_ops(gw):
-    """policy/route/neighbor add and del, reload: ok:false "not implemented
-    yet", naming the op; nothing changes."""
+    """policy add and del, reload: ok:false "not implemented yet", naming
+    the op; nothing changes. (Routes and neighbours: test_routes.py.)"""
     before = [gw.request({"op": o}) for o in ("policy-list", "route-list", "sa-list")]
     for op in NOT_YET:
         r = gw.request({"op": op, "policy": {"dir": "out"}})
