@@ -67,7 +67,12 @@ usage(FILE *f)
 "                             lifetime.hard.seconds=3600\n"
 "  sa add -f FILE             add the SA of a JSON object in FILE (- = stdin)\n"
 "  sa del SPI [in|out]        delete an SA\n"
-"  policy list                the security policies\n"
+"  policy list                the security policies, in order (INDEX first)\n"
+"  policy add KEY=VALUE...    add a policy (after all others); keys of the\n"
+"                             policy database: dir=out src=... dst=...\n"
+"                             action=protect sa=0x2000 priority=100\n"
+"  policy del INDEX           delete the policy at INDEX of policy list\n"
+"  policy del KEY=VALUE...    delete the policy with exactly these keys\n"
 "  route list                 the routes and the neighbours\n"
 "  route add DST port=P [via=V]\n"
 "                             add a route (DST a prefix; no via: on-link)\n"
@@ -75,6 +80,7 @@ usage(FILE *f)
 "  neighbor add IP mac=M port=P\n"
 "                             add a neighbour (a next hop's MAC address)\n"
 "  neighbor del IP port=P     delete a neighbour\n"
+"  reload                     read the policy file again, apply what changed\n"
 "  events                     stream events until interrupted\n"
 "  request JSON               send one raw request object, print the reply\n"
 "\n"
@@ -718,6 +724,78 @@ show_item(const char *verb, const char *what, const json_t *r)
 	putchar('\n');
 }
 
+/* "SPI dir, SPI dir" of a reload reply list, or "none". */
+static void
+spi_list(const char *what, json_t *a)
+{
+	json_t *x;
+	size_t i;
+
+	printf("%-9s", what);
+	if (json_array_size(a) == 0)
+		printf(" none");
+	json_array_foreach(a, i, x)
+		printf("%s %s %s", i != 0 ? "," : "",
+		       json_string_value(json_object_get(x, "spi")),
+		       json_string_value(json_object_get(x, "dir")));
+	putchar('\n');
+}
+
+static void
+show_reload(json_t *r)
+{
+	json_t *s = json_object_get(r, "sas"), *p = json_object_get(r, "policies");
+
+	printf("SAs: %lld unchanged\n",
+	       (long long)json_integer_value(json_object_get(s, "unchanged")));
+	spi_list("added", json_object_get(s, "added"));
+	spi_list("replaced", json_object_get(s, "replaced"));
+	spi_list("removed", json_object_get(s, "removed"));
+	printf("policies: %lld before, %lld after: %lld unchanged, %lld new "
+	       "from the file, %lld added at runtime (kept)\n",
+	       (long long)json_integer_value(json_object_get(p, "before")),
+	       (long long)json_integer_value(json_object_get(p, "after")),
+	       (long long)json_integer_value(json_object_get(p, "unchanged")),
+	       (long long)json_integer_value(json_object_get(p, "new")),
+	       (long long)json_integer_value(json_object_get(p, "runtime")));
+}
+
+/* {"op": OP, MEMBER: {KEY: VALUE...}} from KEY=VALUE arguments. */
+static json_t *
+kv_request(const char *op, const char *member, int argc, char **argv)
+{
+	json_t *o;
+	int i;
+
+	if (argc < 1)
+		die(EXIT_USAGE, "%s: KEY=VALUE... expected", op);
+	the_req = json_pack("{s:s,s:o}", "op", op, member, json_object());
+	o = json_object_get(the_req, member);
+	for (i = 0; i < argc; i++)
+		set_dotted(o, argv[i]);
+	return the_req;
+}
+
+/* policy del INDEX | policy del KEY=VALUE... */
+static json_t *
+policy_del_request(int argc, char **argv)
+{
+	char *end;
+	long v;
+
+	if (argc == 1 && strchr(argv[0], '=') == NULL) {
+		errno = 0;
+		v = strtol(argv[0], &end, 10);
+		if (errno != 0 || *end != '\0' || end == argv[0] || v < 0 ||
+		    v > INT32_MAX)
+			die(EXIT_USAGE, "policy del: '%s' is not an index "
+			    "(policy list shows them)", argv[0]);
+		return json_pack("{s:s,s:I}", "op", "policy-del", "index",
+				 (json_int_t)v);
+	}
+	return kv_request("policy-del", "policy", argc, argv);
+}
+
 /* ------------------------------------------------------------------ */
 /* commands                                                            */
 
@@ -769,7 +847,7 @@ static const struct column sa_cols[] = {
 	{ "STATE", "state" },
 };
 static const struct column policy_cols[] = {
-	{ "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" },
+	{ "INDEX", "index" }, { "DIR", "dir" }, { "SRC", "src" }, { "DST", "dst" },
 	{ "PROTO", "proto" }, { "SPORT", "sport" }, { "DPORT", "dport" },
 	{ "ACTION", "action" }, { "SA", "sa" }, { "PRIORITY", "priority" },
 };
@@ -861,6 +939,10 @@ main(int argc, char **argv)
 		the_req = sa_add_request(argc - 2, argv + 2);
 	} else if (is(cmd, "policy") && is(sub, "list") && argc == 2) {
 		the_req = json_pack("{s:s}", "op", "policy-list");
+	} else if (is(cmd, "policy") && is(sub, "add")) {
+		the_req = kv_request("policy-add", "policy", argc - 2, argv + 2);
+	} else if (is(cmd, "policy") && is(sub, "del")) {
+		the_req = policy_del_request(argc - 2, argv + 2);
 	} else if (is(cmd, "route") && is(sub, "list") && argc == 2) {
 		the_req = json_pack("{s:s}", "op", "route-list");
 	} else if (is(cmd, "route") && is(sub, "add")) {
@@ -877,6 +959,8 @@ main(int argc, char **argv)
 	} else if (is(cmd, "neighbor") && is(sub, "del")) {
 		item_request("neighbor-del", "neighbor", "ip", "neighbor del",
 			     argc - 2, argv + 2);
+	} else if (is(cmd, "reload") && argc == 1) {
+		the_req = json_pack("{s:s}", "op", "reload");
 	} else if (is(cmd, "request") && argc == 2) {
 		json_error_t err;
 
@@ -909,6 +993,18 @@ main(int argc, char **argv)
 	} else if ((is(cmd, "route") || is(cmd, "neighbor")) &&
 		   (is(sub, "add") || is(sub, "del"))) {
 		show_item(is(sub, "add") ? "added" : "deleted", cmd, r);
+	} else if (is(cmd, "reload")) {
+		show_reload(r);
+	} else if (is(cmd, "policy") && (is(sub, "add") || is(sub, "del"))) {
+		json_t *one = json_array();
+
+		printf("%s policy %lld:\n", is(sub, "add") ? "added" : "deleted",
+		       (long long)json_integer_value(json_object_get(r, "index")));
+		json_object_set(json_object_get(r, "policy"), "index",
+				json_object_get(r, "index"));
+		json_array_append(one, json_object_get(r, "policy"));
+		table(one, policy_cols, NCOLS(policy_cols));
+		json_decref(one);
 	} else if (is(sub, "add")) {
 		json_t *sa = json_object_get(r, "sa");
 		char b[4][64];
@@ -925,8 +1021,12 @@ main(int argc, char **argv)
 		       json_string_value(json_object_get(the_req, "spi")),
 		       d != NULL ? " " : "", d != NULL ? json_string_value(d) : "");
 	} else if (is(cmd, "policy")) {
-		table(json_object_get(r, "policies"), policy_cols,
-		      NCOLS(policy_cols));
+		json_t *a = json_object_get(r, "policies"), *p;
+		size_t i;
+
+		json_array_foreach(a, i, p)
+			json_object_set_new(p, "index", json_integer((json_int_t)i));
+		table(a, policy_cols, NCOLS(policy_cols));
 	} else if (is(cmd, "route")) {
 		table(json_object_get(r, "routes"), route_cols, NCOLS(route_cols));
 		putchar('\n');

@@ -203,6 +203,10 @@ int ce_policydb_load(const char *path, struct ce_policydb *out,
  * path in messages. */
 int ce_policydb_parse(const char *name, const char *text, size_t len,
 		      struct ce_policydb *out, struct ce_diag *diag);
+/* The same, items checked on their own: a policy may name an SA that is
+ * not in the text (a control request adding one policy). */
+int ce_policydb_parse_items(const char *name, const char *text, size_t len,
+			    struct ce_policydb *out, struct ce_diag *diag);
 void ce_policydb_free(struct ce_policydb *db);
 
 /* Cross-checks between the two files: route/neighbour ports exist, routes'

@@ -425,35 +425,247 @@ ports_json(uint16_t lo, uint16_t hi)
 }
 
 static json_t *
-op_policy_list(struct ce *ce, json_t *req)
+policy_json(const struct ce_policy_cfg *p)
 {
 	static const char *const act[] = { "protect", "bypass", "discard" };
+	json_t *o = json_object();
+	char buf[16];
+
+	json_object_set_new(o, "dir", json_string(p->dir == CE_DIR_IN ?
+						  "in" : "out"));
+	json_object_set_new(o, "src", prefix_json(&p->src));
+	json_object_set_new(o, "dst", prefix_json(&p->dst));
+	json_object_set_new(o, "proto", p->proto == CE_ANY ?
+			    json_string("any") : json_integer(p->proto));
+	json_object_set_new(o, "sport", ports_json(p->sport_lo, p->sport_hi));
+	json_object_set_new(o, "dport", ports_json(p->dport_lo, p->dport_hi));
+	json_object_set_new(o, "action", json_string(act[p->action]));
+	if (p->has_sa) {
+		spi_str(p->sa_spi, buf, sizeof(buf));
+		json_object_set_new(o, "sa", json_string(buf));
+	}
+	json_object_set_new(o, "priority", json_integer(p->priority));
+	return o;
+}
+
+static json_t *
+op_policy_list(struct ce *ce, json_t *req)
+{
 	json_t *r = ok(), *a = json_array();
 	unsigned i;
 
 	(void)req;
-	for (i = 0; i < ce->db->n_policies; i++) {
-		const struct ce_policy_cfg *p = &ce->db->policies[i];
-		json_t *o = json_object();
-		char buf[16];
-
-		json_object_set_new(o, "dir", json_string(p->dir == CE_DIR_IN ?
-							  "in" : "out"));
-		json_object_set_new(o, "src", prefix_json(&p->src));
-		json_object_set_new(o, "dst", prefix_json(&p->dst));
-		json_object_set_new(o, "proto", p->proto == CE_ANY ?
-				    json_string("any") : json_integer(p->proto));
-		json_object_set_new(o, "sport", ports_json(p->sport_lo, p->sport_hi));
-		json_object_set_new(o, "dport", ports_json(p->dport_lo, p->dport_hi));
-		json_object_set_new(o, "action", json_string(act[p->action]));
-		if (p->has_sa) {
-			spi_str(p->sa_spi, buf, sizeof(buf));
-			json_object_set_new(o, "sa", json_string(buf));
-		}
-		json_object_set_new(o, "priority", json_integer(p->priority));
-		json_array_append_new(a, o);
-	}
+	for (i = 0; i < ce->ps->n; i++)
+		json_array_append_new(a, policy_json(&ce->ps->pol[i]));
 	json_object_set_new(r, "policies", a);
+	return r;
+}
+
+/*
+ * One item of a control request through the policy-database parser, as
+ * the file's items are: the object becomes "SECTION: [ {...} ]" and the
+ * parser's "request:1: SECTION[0].key: ..." is reported as "WHAT.key: ...".
+ * Items only: a policy may name an SA the request does not carry.
+ * 0 and *db filled (one item), or -EINVAL and *err the reply.
+ */
+static int
+parse_item(json_t *o, const char *section, const char *what,
+	   struct ce_policydb *db, json_t **err)
+{
+	struct ce_diag diag;
+	char *text, *doc, pre[64];
+	size_t len, pl;
+	int rc;
+
+	memset(db, 0, sizeof(*db));
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text == NULL) {
+		*err = fail("out of memory");
+		return -ENOMEM;
+	}
+	len = strlen(text) + strlen(section) + 16;
+	doc = malloc(len);
+	if (doc == NULL) {
+		free(text);
+		*err = fail("out of memory");
+		return -ENOMEM;
+	}
+	snprintf(doc, len, "%s: [ %s ]\n", section, text);
+	free(text);
+	ce_diag_init(&diag);
+	rc = ce_policydb_parse_items("request", doc, strlen(doc), db, &diag);
+	free(doc);
+	if (rc == 0 && db->n_policies + db->n_sas + db->n_routes +
+	    db->n_neighbors == 1) {
+		ce_diag_fini(&diag);
+		return 0;
+	}
+	{
+		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid item";
+		char *nl = strchr(m, '\n');
+
+		if (nl != NULL)
+			*nl = '\0';	/* the first problem */
+		pl = (size_t)snprintf(pre, sizeof(pre), "request:1: %s[0].",
+				      section);
+		if (strncmp(m, pre, pl) == 0)
+			*err = fail("%s.%s", what, m + pl);
+		else if (strncmp(m, pre, pl - 1) == 0 && m[pl - 1] == ':')
+			*err = fail("%s%s", what, m + pl - 1);
+		else if (strncmp(m, "request:1: ", 11) == 0)
+			*err = fail("%s", m + 11);
+		else
+			*err = fail("%s", m);
+	}
+	ce_diag_fini(&diag);
+	ce_policydb_free(db);
+	return -EINVAL;
+}
+
+static bool
+prefix_eq(const struct sg_prefix *a, const struct sg_prefix *b)
+{
+	return a->len == b->len && sg_addr_eq(&a->addr, &b->addr);
+}
+
+/* Same policy: every key of policy-list equal. */
+bool
+ce_policy_eq(const struct ce_policy_cfg *a, const struct ce_policy_cfg *b)
+{
+	return a->dir == b->dir && prefix_eq(&a->src, &b->src) &&
+		prefix_eq(&a->dst, &b->dst) && a->proto == b->proto &&
+		a->sport_lo == b->sport_lo && a->sport_hi == b->sport_hi &&
+		a->dport_lo == b->dport_lo && a->dport_hi == b->dport_hi &&
+		a->action == b->action && a->has_sa == b->has_sa &&
+		(!a->has_sa || a->sa_spi == b->sa_spi) &&
+		a->priority == b->priority;
+}
+
+/*
+ * policy-add: the policy goes after every policy in force (it loses ties
+ * of priority to them), compiled into a new SPD published under RCU.
+ */
+static json_t *
+op_policy_add(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "policy"), *r = NULL;
+	const struct ce_pset *ps;
+	struct ce_policy_cfg *pol;
+	struct ce_policydb db;
+	uint32_t *uid;
+	char err[256];
+	unsigned n;
+
+	if (!json_is_object(o))
+		return fail("\"policy\": an object with the keys of a policy "
+			    "(dir, src, dst, proto, sport, dport, action, sa, "
+			    "priority)");
+	if (parse_item(o, "policies", "policy", &db, &r) != 0)
+		return r;
+	pthread_mutex_lock(&ce->lock);
+	ps = ce->ps;
+	n = ps->n;
+	pol = malloc(sizeof(*pol) * (n + 1));
+	uid = malloc(sizeof(*uid) * (n + 1));
+	if (pol == NULL || uid == NULL) {
+		r = fail("out of memory");
+		goto out;
+	}
+	memcpy(pol, ps->pol, sizeof(*pol) * n);
+	memcpy(uid, ps->uid, sizeof(*uid) * n);
+	pol[n] = db.policies[0];
+	pol[n].line = 0;	/* not from the file */
+	uid[n] = ce->next_pol_uid + 1;
+	if (ce_policies_apply(ce, pol, uid, n + 1, err, sizeof(err)) != 0) {
+		r = fail("%s", err);
+		goto out;
+	}
+	ce->next_pol_uid++;
+	r = ok();
+	json_object_set_new(r, "index", json_integer(n));
+	json_object_set_new(r, "policy", policy_json(&ce->ps->pol[n]));
+out:
+	pthread_mutex_unlock(&ce->lock);
+	free(pol);
+	free(uid);
+	ce_policydb_free(&db);
+	return r;
+}
+
+/*
+ * policy-del: by "index" (as in policy-list), or by "policy", the keys
+ * policy-list shows (the first policy equal in every key goes).
+ */
+static json_t *
+op_policy_del(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "policy"), *ix = json_object_get(req,
+									"index");
+	json_t *r = NULL;
+	const struct ce_pset *ps;
+	struct ce_policy_cfg *pol = NULL;
+	struct ce_policydb db = { .n_policies = 0 };
+	uint32_t *uid = NULL;
+	char err[256];
+	unsigned n, i, k;
+
+	if ((o == NULL) == (ix == NULL))
+		return fail("give \"policy\" (its keys, as policy-list shows "
+			    "them) or \"index\" (its place in policy-list)");
+	if (ix != NULL && !json_is_integer(ix))
+		return fail("index: must be an integer");
+	if (o != NULL && !json_is_object(o))
+		return fail("\"policy\": an object with the keys of a policy");
+	if (o != NULL && parse_item(o, "policies", "policy", &db, &r) != 0)
+		return r;
+	pthread_mutex_lock(&ce->lock);
+	ps = ce->ps;
+	n = ps->n;
+	if (ix != NULL) {
+		json_int_t v = json_integer_value(ix);
+
+		if (v < 0 || v >= (json_int_t)n) {
+			r = fail("index: %lld is not a policy (there are %u)",
+				 (long long)v, n);
+			goto out;
+		}
+		k = (unsigned)v;
+	} else {
+		for (k = 0; k < n && !ce_policy_eq(&ps->pol[k],
+						   &db.policies[0]); k++)
+			;
+		if (k == n) {
+			r = fail("no such policy (policy-list shows them; every "
+				 "key must match)");
+			goto out;
+		}
+	}
+	pol = malloc(sizeof(*pol) * (n + 1));
+	uid = malloc(sizeof(*uid) * (n + 1));
+	if (pol == NULL || uid == NULL) {
+		r = fail("out of memory");
+		goto out;
+	}
+	for (i = 0; i < k; i++) {
+		pol[i] = ps->pol[i];
+		uid[i] = ps->uid[i];
+	}
+	for (i = k + 1; i < n; i++) {
+		pol[i - 1] = ps->pol[i];
+		uid[i - 1] = ps->uid[i];
+	}
+	r = ok();
+	json_object_set_new(r, "index", json_integer(k));
+	json_object_set_new(r, "policy", policy_json(&ps->pol[k]));
+	if (ce_policies_apply(ce, pol, uid, n - 1, err, sizeof(err)) != 0) {
+		json_decref(r);
+		r = fail("%s", err);
+	}
+out:
+	pthread_mutex_unlock(&ce->lock);
+	free(pol);
+	free(uid);
+	ce_policydb_free(&db);
 	return r;
 }
 
@@ -549,7 +761,7 @@ fail_item(const char *msg, const char *list, unsigned idx, const char *item)
  * is added as a placeholder (the deletions name an item by its key alone).
  */
 static json_t *
-parse_item(json_t *o, const char *list, const char *item,
+parse_rt_item(json_t *o, const char *list, const char *item,
 	   const char *fill_key, const char *fill_val, struct ce_policydb *db)
 {
 	struct ce_diag diag;
@@ -608,26 +820,13 @@ stale_json(struct ce *ce)
 	return a;
 }
 
-static bool
-same_prefix(const struct sg_prefix *a, const struct sg_prefix *b)
-{
-	return a->len == b->len &&
-		memcmp(&a->addr, &b->addr, sizeof(a->addr)) == 0;
-}
-
-static bool
-same_addr(const struct sg_addr *a, const struct sg_addr *b)
-{
-	return memcmp(a, b, sizeof(*a)) == 0;
-}
-
 static int
 find_route(const struct ce *ce, const struct sg_prefix *dst)
 {
 	unsigned i;
 
 	for (i = 0; i < ce->n_routes; i++)
-		if (same_prefix(&ce->routes[i].dst, dst))
+		if (prefix_eq(&ce->routes[i].dst, dst))
 			return (int)i;
 	return -1;
 }
@@ -638,7 +837,7 @@ find_neigh(const struct ce *ce, const struct sg_addr *ip, const char *port)
 	unsigned i;
 
 	for (i = 0; i < ce->n_nbrs; i++)
-		if (same_addr(&ce->nbrs[i].ip, ip) &&
+		if (sg_addr_eq(&ce->nbrs[i].ip, ip) &&
 		    strcmp(ce->nbrs[i].port, port) == 0)
 			return (int)i;
 	return -1;
@@ -711,7 +910,7 @@ op_route_add(struct ce *ce, json_t *req)
 
 	if (!json_is_object(o))
 		return fail("\"route\": " ROUTE_OBJ);
-	r = parse_item(o, "routes", "route", NULL, NULL, &db);
+	r = parse_rt_item(o, "routes", "route", NULL, NULL, &db);
 	if (r != NULL)
 		return r;
 	if (find_route(ce, &db.routes[0].dst) >= 0)
@@ -736,7 +935,7 @@ op_route_del(struct ce *ce, json_t *req)
 
 	if (!json_is_object(o))
 		return fail("\"route\": an object with the dst of a route");
-	r = parse_item(o, "routes", "route", "port", "-", &db);
+	r = parse_rt_item(o, "routes", "route", "port", "-", &db);
 	if (r != NULL)
 		return r;
 	x = &db.routes[0];
@@ -750,7 +949,7 @@ op_route_del(struct ce *ce, json_t *req)
 		r = fail("route to %s is on port %s, not %s", a, have->port,
 			 x->port);
 	else if (x->has_via && (!have->has_via ||
-				!same_addr(&have->via, &x->via)))
+				!sg_addr_eq(&have->via, &x->via)))
 		r = fail("route to %s has %s%s, not via %s", a,
 			 have->has_via ? "via " : "no via",
 			 have->has_via ? sg_addr_fmt(&have->via, b, sizeof(b)) :
@@ -771,7 +970,7 @@ op_neighbor_add(struct ce *ce, json_t *req)
 
 	if (!json_is_object(o))
 		return fail("\"neighbor\": " NEIGH_OBJ);
-	r = parse_item(o, "neighbors", "neighbor", NULL, NULL, &db);
+	r = parse_rt_item(o, "neighbors", "neighbor", NULL, NULL, &db);
 	if (r != NULL)
 		return r;
 	if (find_neigh(ce, &db.neighbors[0].ip, db.neighbors[0].port) >= 0)
@@ -799,7 +998,7 @@ op_neighbor_del(struct ce *ce, json_t *req)
 	if (!json_is_object(o))
 		return fail("\"neighbor\": an object with the ip and port of "
 			    "a neighbor");
-	r = parse_item(o, "neighbors", "neighbor", "mac", "02:00:00:00:00:00",
+	r = parse_rt_item(o, "neighbors", "neighbor", "mac", "02:00:00:00:00:00",
 		       &db);
 	if (r != NULL)
 		return r;
@@ -820,7 +1019,7 @@ op_neighbor_del(struct ce *ce, json_t *req)
 	for (k = 0; k < ce->n_routes; k++) {
 		const struct ce_route_cfg *rt = &ce->routes[k];
 
-		if (rt->has_via && same_addr(&rt->via, &x->ip) &&
+		if (rt->has_via && sg_addr_eq(&rt->via, &x->ip) &&
 		    strcmp(rt->port, x->port) == 0) {
 			r = fail("neighbor %s on port %s is the next hop of the "
 				 "route to %s: delete or change that route first",
@@ -835,13 +1034,10 @@ out:
 }
 
 static json_t *
-op_not_yet(struct ce *ce, json_t *req)
+op_reload(struct ce *ce, json_t *req)
 {
-	(void)ce;
-	return fail("%s: not implemented yet: runtime policy changes and "
-		    "reload are planned; change the policy file and restart",
-		    json_string_value(
-			    json_object_get(req, "op")));
+	(void)req;
+	return ce_reload(ce);
 }
 
 struct ctl_op {
@@ -857,13 +1053,13 @@ static const struct ctl_op ops[] = {
 	{ "sa-del", op_sa_del },
 	{ "policy-list", op_policy_list },
 	{ "route-list", op_route_list },
-	{ "policy-add", op_not_yet },
-	{ "policy-del", op_not_yet },
+	{ "policy-add", op_policy_add },
+	{ "policy-del", op_policy_del },
 	{ "route-add", op_route_add },
 	{ "route-del", op_route_del },
 	{ "neighbor-add", op_neighbor_add },
 	{ "neighbor-del", op_neighbor_del },
-	{ "reload", op_not_yet },
+	{ "reload", op_reload },
 };
 
 static json_t *

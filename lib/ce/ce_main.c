@@ -25,60 +25,6 @@ has_lcore(const unsigned *list, unsigned n, unsigned l)
 	return 0;
 }
 
-static int
-spd_init(struct ce *ce)
-{
-	const struct ce_policydb *db = ce->db;
-	struct cfe_spd_rule *r[2];
-	unsigned n[2] = { 0, 0 }, i;
-
-	r[0] = calloc(db->n_policies + 1, sizeof(**r));
-	r[1] = calloc(db->n_policies + 1, sizeof(**r));
-	if (r[0] == NULL || r[1] == NULL) {
-		free(r[0]);
-		free(r[1]);
-		return -ENOMEM;
-	}
-	ce->out_policy = rte_zmalloc("ce_out_policy",
-				     sizeof(uint32_t) * (db->n_policies + 1), 0);
-	ce->phold = rte_zmalloc("ce_phold",
-				sizeof(*ce->phold) * (db->n_policies + 1), 0);
-	if (ce->out_policy == NULL || ce->phold == NULL) {
-		free(r[0]);
-		free(r[1]);
-		return -ENOMEM;
-	}
-	for (i = 0; i < db->n_policies; i++) {
-		const struct ce_policy_cfg *p = &db->policies[i];
-		int d = p->dir == CE_DIR_OUT;
-		struct cfe_spd_rule *x;
-
-		if (d)
-			ce->out_policy[n[d]] = i;
-		x = &r[d][n[d]];
-		x->id = n[d]++;		/* its position: the punt names it */
-
-		x->src = p->src;
-		x->dst = p->dst;
-		x->proto = p->proto == CE_ANY ? -1 : p->proto;
-		x->sport_lo = p->sport_lo;
-		x->sport_hi = p->sport_hi;
-		x->dport_lo = p->dport_lo;
-		x->dport_hi = p->dport_hi;
-		x->priority = p->priority;
-		x->action = p->action == CE_ACT_PROTECT ? CFE_SPD_PROTECT :
-			p->action == CE_ACT_BYPASS ? CFE_SPD_BYPASS :
-			CFE_SPD_DISCARD;
-		x->spi = p->sa_spi;
-	}
-	ce->n_out_rules = n[1];
-	ce->spd = cfe_spd_create("sg_spd", r[0], n[0], r[1], n[1],
-				 rte_socket_id());
-	free(r[0]);
-	free(r[1]);
-	return ce->spd == NULL ? -ENOMEM : 0;
-}
-
 /*
  * Contexts of the lcores with a role, and their TX buffers: one TX queue
  * per transmitting lcore where the device has enough, else shared queues
@@ -189,7 +135,7 @@ elements_init(struct ce *ce)
 			.id = i,
 			.socket = rte_socket_id(),
 			.table = ce->table,
-			.spd = ce->spd,
+			.spd = &ce->spd_pub,
 			.route = &ce->route,
 			.n_dfe = ce->n_dfe,
 			.punt_ring = ce->punt_ring,
@@ -305,7 +251,7 @@ ce_create(const struct ce_deploy *dep, const struct ce_policydb *db,
 		CE_LOG(ERR, "classification table: %s", rte_strerror(rte_errno));
 		goto fail;
 	}
-	if ((rc = ce_route_init(ce)) != 0 || (rc = spd_init(ce)) != 0 ||
+	if ((rc = ce_route_init(ce)) != 0 || (rc = ce_policy_init(ce)) != 0 ||
 	    (rc = lcores_init(ce)) != 0 || (rc = elements_init(ce)) != 0 ||
 	    (rc = ce_sadb_init(ce)) != 0 || (rc = eager_install(ce)) != 0)
 		goto fail;
@@ -350,21 +296,7 @@ ce_destroy(struct ce *ce)
 	ring_free_all(ce->punt_ring);
 	for (i = 0; i < RTE_MAX_LCORE; i++)
 		rte_free(ce->lc[i]);
-	cfe_spd_destroy(ce->spd);
-	if (ce->phold != NULL) {
-		for (i = 0; i < ce->n_out_rules; i++) {
-			struct ce_phold *h = &ce->phold[i];
-
-			while (h->n != 0) {
-				rte_pktmbuf_free(h->q[h->head]);
-				h->head = (h->head + 1) % ce->dep->hold_packets;
-				h->n--;
-			}
-			rte_free(h->q);
-		}
-	}
-	rte_free(ce->phold);
-	rte_free(ce->out_policy);
+	ce_policy_fini(ce);
 	ce_route_fini(ce);
 	cfe_table_destroy(ce->table);
 	ce_crypto_fini(ce);

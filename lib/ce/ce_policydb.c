@@ -37,6 +37,7 @@ struct yctx {
 	unsigned *by_spi;    /* indexes of the sa_ok SAs, sorted (sa_sort) */
 	unsigned n_by_spi;
 	int *pol_sa_line;    /* per policy: line of its 'sa' key */
+	bool no_refs;        /* items only: policies may name SAs elsewhere */
 };
 
 /* Keys met in one mapping: line of each (0: absent), and those refused. */
@@ -1552,7 +1553,8 @@ static void parse_doc(struct yctx *c, yaml_parser_t *parser)
 			walk_map(c, root, NULL, top_kws, DIM(top_kws), c->db, &s);
 		if (sa_sort(c) == 0) {
 			sa_dups(c);
-			pol_refs(c);
+			if (!c->no_refs)
+				pol_refs(c);
 		} else {
 			err(c, 0, NULL, "out of memory");
 		}
@@ -1573,10 +1575,11 @@ static void parse_doc(struct yctx *c, yaml_parser_t *parser)
 /* The same parser over text in memory: control-socket requests are checked
  * by exactly the code that checks the file. 'name' stands for the path in
  * messages. */
-int ce_policydb_parse(const char *name, const char *text, size_t len,
-		      struct ce_policydb *out, struct ce_diag *diag)
+static int parse_text(const char *name, const char *text, size_t len,
+		      struct ce_policydb *out, struct ce_diag *diag, bool refs)
 {
-	struct yctx c = { .path = name, .diag = diag, .db = out };
+	struct yctx c = { .path = name, .diag = diag, .db = out,
+			  .no_refs = !refs };
 	yaml_parser_t parser;
 	unsigned errors;
 
@@ -1597,6 +1600,18 @@ int ce_policydb_parse(const char *name, const char *text, size_t len,
 	free(c.by_spi);
 	free(c.pol_sa_line);
 	return diag->errors == errors ? 0 : -EINVAL;
+}
+
+int ce_policydb_parse(const char *name, const char *text, size_t len,
+		      struct ce_policydb *out, struct ce_diag *diag)
+{
+	return parse_text(name, text, len, out, diag, true);
+}
+
+int ce_policydb_parse_items(const char *name, const char *text, size_t len,
+			    struct ce_policydb *out, struct ce_diag *diag)
+{
+	return parse_text(name, text, len, out, diag, false);
 }
 
 int ce_policydb_load(const char *path, struct ce_policydb *out,

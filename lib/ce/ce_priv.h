@@ -84,6 +84,24 @@ struct ce_phold {
 	bool acquired;
 };
 
+/*
+ * The security policies in force, compiled (ce_policy.c): never modified
+ * once published, except the SA binding of its outbound protect rules.
+ */
+struct ce_pset {
+	unsigned n;
+	struct ce_policy_cfg *pol;    /* evaluation (tie-break) order */
+	uint32_t *uid;                /* stable identity: SPD rule id, punts */
+	int32_t *next;                /* next protect policy of the same
+				       * (dir, SPI), -1 */
+	struct rte_hash *by_spi;      /* (dir, spi) -> first protect policy */
+	struct rte_hash *by_uid;      /* uid -> SPD out position */
+	struct cfe_spd *spd;
+	unsigned n_out;               /* SPD out positions */
+	uint32_t *out_policy;         /* SPD out position -> index in pol */
+	struct ce_phold *phold;       /* per SPD out position */
+};
+
 #define CE_EVENTS 256
 
 struct ce_event {
@@ -143,7 +161,14 @@ struct ce {
 	/* elements */
 	struct rte_rcu_qsbr *qsv;
 	struct cfe_table *table;
-	struct cfe_spd *spd;
+	struct ce_pset *ps;            /* the policies in force */
+	struct cfe_spd *spd_pub;       /* = ps->spd, as the CFEs read it */
+	uint32_t next_pol_uid;
+	/* reload (ce_reload.c): the policy file as last loaded (= db at
+	 * start, owned after a reload) and the uids of its policies */
+	const struct ce_policydb *file;
+	struct ce_policydb *file_owned;
+	uint32_t *file_uid;
 	struct sg_route *route;        /* published: data lcores load it (acquire);
 					* the CE alone stores it (ce_route.c) */
 	uint32_t route_gen;            /* names of the tables built so far */
@@ -174,14 +199,9 @@ struct ce {
 	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
 	struct rte_hash *by_spi_out;   /* outbound SPI -> ce_sa */
 	struct rte_hash *out_alias;    /* removed replaced SPI -> successor SPI */
-	struct rte_hash *pol_by_spi;   /* (dir, spi) -> first protect policy */
-	int32_t *pol_next;             /* next protect policy of the same key */
 	unsigned n_awaiting;           /* outbound SAs waiting to switch */
 	unsigned n_natt;               /* NAT-T SAs (either direction) */
-	unsigned n_out_rules;
-	uint32_t *out_policy;          /* SPD out position -> policy index */
-	struct ce_phold *phold;        /* per SPD out position */
-	unsigned n_held_policy;        /* packets in phold[] */
+	unsigned n_held_policy;        /* packets in ps->phold[] */
 	rte_spinlock_t ev_lock;        /* CE thread vs telemetry thread */
 	uint64_t n_events;
 	struct ce_event events[CE_EVENTS];
@@ -222,6 +242,56 @@ struct ce_sa *ce_sa_resolve_out(struct ce *ce, uint32_t spi);
 void ce_rekey_poll(struct ce *ce, uint64_t now);
 void ce_natt_poll(struct ce *ce);
 unsigned ce_sadb_held(const struct ce *ce);
+
+/* The RCU thread id of the CE's own lcore when it is also a data lcore
+ * (its grace periods must not wait for itself), else none. */
+static inline unsigned
+ce_rcu_self(const struct ce *ce)
+{
+	const struct ce_lcore *lc = ce->lc[ce->ce_lcore];
+
+	return lc != NULL && (lc->roles & (SG_ROLE_CFE | SG_ROLE_DFE)) ?
+		ce->ce_lcore : RTE_QSBR_THRID_INVALID;
+}
+
+/* ce_policy.c */
+int ce_policy_init(struct ce *ce);
+void ce_policy_fini(struct ce *ce);
+int32_t ce_pol_first(const struct ce_pset *ps, enum ce_dir dir, uint32_t spi);
+int ce_pol_out_pos(const struct ce_pset *ps, uint32_t uid);
+unsigned ce_pol_selectors(const struct ce_pset *ps, uint32_t spi,
+			  struct dfe_sel *sel);
+/* Replace the policies in force by n policies (copied) with their uids
+ * (kept: the uid of a policy that stays; new: ++ce->next_pol_uid).
+ * Checked, compiled, published under RCU; on error nothing changed and
+ * err says why. CE thread, ce->lock held. */
+int ce_policies_apply(struct ce *ce, const struct ce_policy_cfg *pol,
+		      const uint32_t *uid, unsigned n, char *err, size_t len);
+/* The same in two steps, for a reload that changes SAs in between:
+ * prepare builds and checks the set against the SAs as they will be
+ * (view: running SAs in 'gone' count as absent, 'added' as present and
+ * not installed; NULL: as they are); NULL and err on error. commit
+ * publishes it (or frees it and fails, out of memory only). */
+struct ce_sa_view {
+	struct ce_sa *const *gone;    /* sorted by address (ce_ptr_cmp) */
+	unsigned n_gone;
+	const struct ce_sa_cfg *added; /* sorted by (dir, spi) */
+	unsigned n_added;
+};
+int ce_ptr_cmp(const void *a, const void *b);
+struct ce_pset *ce_pset_prepare(struct ce *ce, const struct ce_policy_cfg *pol,
+				const uint32_t *uid, unsigned n,
+				const struct ce_sa_view *view, char *err,
+				size_t len);
+int ce_pset_commit(struct ce *ce, struct ce_pset *nw, char *err, size_t len);
+void ce_pset_discard(struct ce *ce, struct ce_pset *ps);
+
+/* Same policy: every key of policy-list equal (not the line). */
+bool ce_policy_eq(const struct ce_policy_cfg *a, const struct ce_policy_cfg *b);
+
+/* ce_reload.c: the control request `reload`; returns its reply (jansson
+ * json_t *). CE thread. */
+void *ce_reload(struct ce *ce);
 
 /* ce_route.c */
 int ce_route_init(struct ce *ce);

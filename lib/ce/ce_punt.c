@@ -100,14 +100,14 @@ tuple_of(struct rte_mbuf *m, struct ce_event *e)
 static void
 hold_policy(struct ce *ce, uint32_t pos, struct rte_mbuf *m, uint64_t now)
 {
-	struct ce_phold *h = &ce->phold[pos];
+	struct ce_phold *h = &ce->ps->phold[pos];
 	uint32_t cap = ce->dep->hold_packets;
 
 	if (!h->acquired) {
 		const struct ce_policy_cfg *pc =
-			&ce->db->policies[ce->out_policy[pos]];
+			&ce->ps->pol[ce->ps->out_policy[pos]];
 		struct ce_event e = { .type = "acquire", .spi = pc->sa_spi,
-				      .policy = (int)ce->out_policy[pos],
+				      .policy = (int)ce->ps->out_policy[pos],
 				      .line = pc->line };
 
 		tuple_of(m, &e);
@@ -146,14 +146,18 @@ punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
 	}
 	if (meta->kind == CFE_KIND_CLEAR) {
 		/* outbound protect, SA not (yet) reachable from the SPD */
-		if (meta->rule >= ce->n_out_rules) {
+		/* the punt names the policy by uid: it may have been
+		 * removed (or moved) by a policy change since */
+		int pos = ce_pol_out_pos(ce->ps, meta->rule);
+
+		if (pos < 0) {
 			drop(ce, m, SG_DROP_NO_POLICY);
 			return;
 		}
 		sa = ce_sa_resolve_out(ce,
-			ce->db->policies[ce->out_policy[meta->rule]].sa_spi);
+			ce->ps->pol[ce->ps->out_policy[pos]].sa_spi);
 		if (sa == NULL) {
-			hold_policy(ce, meta->rule, m, now);
+			hold_policy(ce, (uint32_t)pos, m, now);
 			return;
 		}
 	} else {
@@ -291,8 +295,8 @@ phold_expire(struct ce *ce, uint64_t now)
 	uint32_t cap = ce->dep->hold_packets;
 	unsigned i;
 
-	for (i = 0; i < ce->n_out_rules && ce->n_held_policy != 0; i++) {
-		struct ce_phold *h = &ce->phold[i];
+	for (i = 0; i < ce->ps->n_out && ce->n_held_policy != 0; i++) {
+		struct ce_phold *h = &ce->ps->phold[i];
 
 		while (h->n != 0) {
 			struct rte_mbuf *m = h->q[h->head];

@@ -264,9 +264,6 @@ int
 ce_routes_apply(struct ce *ce, struct ce_route_cfg *routes, unsigned nr,
 		struct ce_neigh_cfg *nbr, unsigned nn, char *err, size_t errlen)
 {
-	const struct ce_lcore *lc = ce->lc[ce->ce_lcore];
-	unsigned self = lc != NULL && (lc->roles & (SG_ROLE_CFE | SG_ROLE_DFE)) ?
-		ce->ce_lcore : RTE_QSBR_THRID_INVALID;
 	struct ce_policydb only = { .path = "request" };
 	struct ce_route_cfg *rto;
 	struct ce_neigh_cfg *nbo;
@@ -305,7 +302,7 @@ ce_routes_apply(struct ce *ce, struct ce_route_cfg *routes, unsigned nr,
 	/* a reader that loads the new pointer sees a complete table */
 	old = ce->route;
 	__atomic_store_n(&ce->route, nr_tbl, __ATOMIC_RELEASE);
-	rte_rcu_qsbr_synchronize(ce->qsv, self);
+	rte_rcu_qsbr_synchronize(ce->qsv, ce_rcu_self(ce));
 	sg_route_destroy(old);
 
 	free(ce->routes);

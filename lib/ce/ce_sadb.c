@@ -36,73 +36,13 @@ const char *const ce_sa_state_names[] = {
 static uint32_t selector_spi(struct ce *ce, const struct ce_sa_cfg *s);
 static void rekey_switch(struct ce *ce, struct ce_sa *sa, const char *why);
 
-/*
- * Protect policies indexed by (direction, SPI), in file order: an SA's
- * selectors and family are found without scanning every policy (with
- * 100,000 SAs a scan per SA made the start take minutes).
- */
-static int32_t
-first_protect(const struct ce *ce, enum ce_dir dir, uint32_t spi)
-{
-	uint64_t key = (uint64_t)dir << 32 | spi;
-	void *d;
-
-	if (rte_hash_lookup_data(ce->pol_by_spi, &key, &d) < 0)
-		return -1;
-	return (int32_t)(uintptr_t)d;
-}
-
-static int
-index_policies(struct ce *ce)
-{
-	const struct ce_policydb *db = ce->db;
-	struct rte_hash_parameters hp = {
-		.name = "ce_pol_by_spi",
-		.entries = RTE_MAX(db->n_policies, 64u),
-		.key_len = sizeof(uint64_t),
-		.hash_func = rte_jhash,
-		.socket_id = (int)rte_socket_id(),
-	};
-	int32_t *last;
-	unsigned i;
-
-	ce->pol_by_spi = rte_hash_create(&hp);
-	ce->pol_next = rte_malloc("ce_pol_next",
-				  sizeof(int32_t) * (db->n_policies + 1), 0);
-	last = calloc(db->n_policies + 1, sizeof(*last));
-	if (ce->pol_by_spi == NULL || ce->pol_next == NULL || last == NULL) {
-		free(last);
-		return -ENOMEM;
-	}
-	for (i = 0; i < db->n_policies; i++) {
-		const struct ce_policy_cfg *p = &db->policies[i];
-		uint64_t key = (uint64_t)p->dir << 32 | p->sa_spi;
-		int32_t head;
-
-		ce->pol_next[i] = -1;
-		if (p->action != CE_ACT_PROTECT || !p->has_sa)
-			continue;
-		head = first_protect(ce, p->dir, p->sa_spi);
-		if (head < 0) {
-			rte_hash_add_key_data(ce->pol_by_spi, &key,
-					      (void *)(uintptr_t)i);
-		} else {
-			/* append: walk from the last one seen for this head */
-			ce->pol_next[last[head]] = (int32_t)i;
-		}
-		last[head < 0 ? i : (unsigned)head] = (int32_t)i;
-	}
-	free(last);
-	return 0;
-}
-
 static uint8_t
 inner_family(struct ce *ce, const struct ce_sa_cfg *s)
 {
-	int32_t i = first_protect(ce, s->dir, selector_spi(ce, s));
+	int32_t i = ce_pol_first(ce->ps, s->dir, selector_spi(ce, s));
 
 	if (i >= 0)
-		return ce->db->policies[i].src.addr.family;
+		return ce->ps->pol[i].src.addr.family;
 	return s->local.family ? s->local.family : 4;
 }
 
@@ -197,8 +137,6 @@ ce_sadb_init(struct ce *ce)
 	if (ce->by_spi == NULL || ce->by_spi_out == NULL || ce->out_alias == NULL)
 		return -ENOMEM;
 
-	if (index_policies(ce) != 0)
-		return -ENOMEM;
 	for (i = 0; i < db->n_sas; i++)
 		if (ce_sa_new(ce, &db->sas[i]) == NULL)
 			return -rte_errno;
@@ -252,8 +190,6 @@ ce_sadb_fini(struct ce *ce)
 	rte_hash_free(ce->by_spi);
 	rte_hash_free(ce->by_spi_out);
 	rte_hash_free(ce->out_alias);
-	rte_hash_free(ce->pol_by_spi);
-	rte_free(ce->pol_next);
 	rte_free(ce->pending);
 	rte_free(ce->timed);
 	rte_free(ce->sa);
@@ -346,31 +282,10 @@ selector_spi(struct ce *ce, const struct ce_sa_cfg *s)
 {
 	const struct ce_sa *old;
 
-	if (first_protect(ce, s->dir, s->spi) >= 0 || !s->has_replaces)
+	if (ce_pol_first(ce->ps, s->dir, s->spi) >= 0 || !s->has_replaces)
 		return s->spi;
 	old = ce_sa_find(ce, s->replaces, (int)s->dir);
 	return old != NULL ? old->sel_spi : s->replaces;
-}
-
-static void
-fill_selectors(struct ce *ce, uint32_t spi, struct dfe_sa_prm *p)
-{
-	int32_t i;
-
-	for (i = first_protect(ce, CE_DIR_IN, spi);
-	     i >= 0 && p->n_sel < DFE_MAX_SEL; i = ce->pol_next[i]) {
-		const struct ce_policy_cfg *pc = &ce->db->policies[i];
-		struct dfe_sel *sel;
-
-		sel = &p->sel[p->n_sel++];
-		sel->src = pc->src;
-		sel->dst = pc->dst;
-		sel->proto = pc->proto == CE_ANY ? -1 : pc->proto;
-		sel->sport_lo = pc->sport_lo;
-		sel->sport_hi = pc->sport_hi;
-		sel->dport_lo = pc->dport_lo;
-		sel->dport_hi = pc->dport_hi;
-	}
 }
 
 /* DFE with the fewest installed SAs (and a free slot). */
@@ -548,13 +463,14 @@ bind_rules(struct ce *ce, const struct ce_sa *sa, uint64_t cls)
 {
 	unsigned i;
 
-	for (i = 0; i < ce->n_out_rules; i++) {
-		const struct ce_policy_cfg *pc =
-			&ce->db->policies[ce->out_policy[i]];
+	const struct ce_pset *ps = ce->ps;
+
+	for (i = 0; i < ps->n_out; i++) {
+		const struct ce_policy_cfg *pc = &ps->pol[ps->out_policy[i]];
 
 		if (pc->action == CE_ACT_PROTECT &&
 		    ce_sa_resolve_out(ce, pc->sa_spi) == sa)
-			cfe_spd_bind(ce->spd, CFE_SPD_OUT, i, cls);
+			cfe_spd_bind(ps->spd, CFE_SPD_OUT, i, cls);
 	}
 }
 
@@ -589,7 +505,7 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 		p.outer_family = c->local.family ? c->local.family :
 			sa->inner_family;
 		rc = ce_xform_inbound(c, &x);
-		fill_selectors(ce, sa->sel_spi, &p);
+		p.n_sel = ce_pol_selectors(ce->ps, sa->sel_spi, p.sel);
 	}
 	if (rc != 0) {
 		sa->state = CE_SA_FAILED;
@@ -851,18 +767,20 @@ ce_sa_adopt_held(struct ce *ce, struct ce_sa *sa)
 
 	if (sa->cfg->dir != CE_DIR_OUT)
 		return;
-	for (i = 0; i < ce->n_out_rules && !any; i++)
-		any = ce->phold[i].n != 0 &&
-			ce->db->policies[ce->out_policy[i]].sa_spi == sa->cfg->spi;
+	const struct ce_pset *ps = ce->ps;
+
+	for (i = 0; i < ps->n_out && !any; i++)
+		any = ps->phold[i].n != 0 &&
+			ps->pol[ps->out_policy[i]].sa_spi == sa->cfg->spi;
 	if (!any || (sa->state == CE_SA_CONFIGURED &&
 		     ce_sa_install(ce, sa, true) != 0))
 		return;
 	if (sa->hold == NULL)
 		sa->hold = rte_malloc("ce_hold", sizeof(*sa->hold) * cap, 0);
-	for (i = 0; i < ce->n_out_rules; i++) {
-		struct ce_phold *h = &ce->phold[i];
+	for (i = 0; i < ps->n_out; i++) {
+		struct ce_phold *h = &ps->phold[i];
 
-		if (ce->db->policies[ce->out_policy[i]].sa_spi != sa->cfg->spi)
+		if (ps->pol[ps->out_policy[i]].sa_spi != sa->cfg->spi)
 			continue;
 		while (h->n != 0) {
 			struct rte_mbuf *m = h->q[h->head];

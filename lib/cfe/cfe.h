@@ -42,7 +42,9 @@ struct cfe_conf {
 	unsigned n_rxq;
 	struct cfe_rxq rxq[SG_MAX_PORTS];
 	const struct cfe_table *table;
-	const struct cfe_spd *spd;
+	/* the SPD in force, published by the CE (one atomic store); read
+	 * once per burst, never kept across iterations of the lcore loop */
+	struct cfe_spd *const *spd;
 	struct sg_route *const *route; /* the CE's published table: loaded once
 					* per burst (acquire), never kept across
 					* loop iterations (RCU, ce_route.c) */

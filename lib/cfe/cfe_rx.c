@@ -39,7 +39,7 @@ cfe_create(const struct cfe_conf *c)
 {
 	struct cfe *f;
 
-	if (c == NULL || c->table == NULL || c->spd == NULL ||
+	if (c == NULL || c->table == NULL || c->spd == NULL || *c->spd == NULL ||
 	    c->route == NULL || c->punt_ring == NULL || c->n_dfe == 0 ||
 	    c->n_dfe > SG_MAX_DFE || c->txq == NULL || c->stats == NULL ||
 	    c->punt_rate == 0 || c->punt_burst == 0) {
@@ -131,6 +131,7 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 	unsigned idx[2][SG_BURST], nt[2] = { 0, 0 }, nf[2] = { 0, 0 }, i, k, v;
 	enum cfe_spd_dir dir = q->role == CFE_PORT_PROTECTED ? CFE_SPD_OUT :
 		CFE_SPD_IN;
+	const struct cfe_spd *spd = __atomic_load_n(f->c.spd, __ATOMIC_ACQUIRE);
 
 	for (i = 0; i < n; i++) {
 		const struct cfe_pkt_info *p = &inf[i];
@@ -150,7 +151,7 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 	for (v = 0; v < 2; v++) {
 		if (nt[v] == 0)
 			continue;
-		cfe_spd_lookup_bulk(f->c.spd, dir, v ? 6 : 4, tp[v], nt[v], rule);
+		cfe_spd_lookup_bulk(spd, dir, v ? 6 : 4, tp[v], nt[v], rule);
 		for (k = 0; k < nt[v]; k++) {
 			const struct cfe_spd_rule *r = rule[k];
 			struct rte_mbuf *pm = m[idx[v][k]];

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <stddef.h>
 
 /*
@@ -34,6 +35,12 @@ const char *sg_addr_fmt(const struct sg_addr *a, char *buf, size_t len);
 const char *sg_prefix_fmt(const struct sg_prefix *p, char *buf, size_t len);
 /* true if a lies inside p (same family). Host bits of p->addr are ignored,
  * so this also answers "is a on the subnet of interface address p". */
+/* Same family and address (unused bytes are zero, as everywhere). */
+static inline bool
+sg_addr_eq(const struct sg_addr *x, const struct sg_addr *y)
+{
+	return x->family == y->family && memcmp(x->a, y->a, 16) == 0;
+}
 bool sg_prefix_contains(const struct sg_prefix *p, const struct sg_addr *a);
 /* Parse "02:00:00:00:00:01". Returns 0 or -EINVAL. */
 int sg_mac_parse(const char *s, uint8_t mac[6]);

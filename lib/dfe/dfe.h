@@ -84,6 +84,13 @@ struct dfe_sel {
 
 #define DFE_MAX_SEL 16
 
+/* The selectors of an inbound SA as the DFE reads them: immutable once
+ * published; a policy change publishes a new set (dfe_sa_swap_sel()). */
+struct dfe_selset {
+	unsigned n;
+	struct dfe_sel sel[DFE_MAX_SEL];
+};
+
 struct dfe_sa_prm {
 	uint32_t spi;
 	enum dfe_dir dir;
@@ -151,6 +158,20 @@ dfe_peer_pack(const uint8_t addr4[4], uint16_t port_host)
 	memcpy(&a, addr4, 4);
 	return (uint64_t)a | (uint64_t)rte_cpu_to_be_16(port_host) << 32;
 }
+
+/*
+ * Selectors of an inbound SA, replaced while it runs (a policy added or
+ * removed): dfe_selset_new() copies n (<= DFE_MAX_SEL) selectors,
+ * dfe_sa_swap_sel() publishes the set (release) and returns the previous
+ * one, which the DFE may read until a grace period has passed; then
+ * dfe_selset_free() it. dfe_sa_sel() reads the set in force (CE thread).
+ */
+struct dfe_selset *dfe_selset_new(const struct dfe_sel *sel, unsigned n,
+				  int socket);
+const struct dfe_selset *dfe_sa_swap_sel(struct dfe_sa *sa,
+					 const struct dfe_selset *set);
+const struct dfe_selset *dfe_sa_sel(const struct dfe_sa *sa);
+void dfe_selset_free(const struct dfe_selset *set);
 
 /* Crypto operations of this SA still in the device (lookaside): an SA is
  * freed only once this is 0. Any thread. */

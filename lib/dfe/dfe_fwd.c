@@ -25,12 +25,12 @@ ports_any(uint16_t lo, uint16_t hi)
 
 /* RFC 4301 4.4.1: the packet must fall inside one of the SA's selectors. */
 static bool
-sel_match(const struct dfe_sa *sa, const struct tuple *t)
+sel_match(const struct dfe_selset *ss, const struct tuple *t)
 {
 	unsigned i;
 
-	for (i = 0; i < sa->n_sel; i++) {
-		const struct dfe_sel *s = &sa->sel[i];
+	for (i = 0; i < ss->n; i++) {
+		const struct dfe_sel *s = &ss->sel[i];
 
 		if (s->proto >= 0 && s->proto != t->proto)
 			continue;
@@ -122,6 +122,8 @@ inner_parse(struct rte_mbuf *m, uint8_t family, struct tuple *t)
 void
 dfe_forward(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 {
+	const struct dfe_selset *ss = __atomic_load_n(&sa->sel,
+						      __ATOMIC_ACQUIRE);
 	struct rte_mbuf *ok[SG_BURST];
 	unsigned i, k = 0;
 	struct tuple t;
@@ -144,7 +146,7 @@ dfe_forward(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 			dfe_drop(d, sa, SG_DROP_MALFORMED, &m, 1);
 			continue;
 		}
-		if (!sel_match(sa, &t)) {
+		if (!sel_match(ss, &t)) {
 			dfe_drop(d, sa, SG_DROP_POLICY_MISMATCH, &m, 1);
 			continue;
 		}

@@ -39,8 +39,8 @@ struct dfe_sa {
 	/* counters, single writer */
 	uint64_t packets, bytes;
 	uint64_t drop[SG_DROP_MAX];
-	unsigned n_sel;
-	struct dfe_sel sel[DFE_MAX_SEL];
+	/* inbound: the selectors in force (RCU: dfe_sa_swap_sel()) */
+	const struct dfe_selset *volatile sel;
 	/* owned memory, released by dfe_sa_free() */
 	struct rte_ipsec_sa *ipsec_sa;
 	void *cses;

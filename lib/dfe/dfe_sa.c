@@ -180,8 +180,11 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 	sa->gated = p->gated;
 	sa->hard_packets = p->hard_packets;
 	sa->hard_bytes = p->hard_bytes;
-	sa->n_sel = p->n_sel;
-	memcpy(sa->sel, p->sel, sizeof(p->sel[0]) * p->n_sel);
+	sa->sel = dfe_selset_new(p->sel, p->n_sel, d->c.socket);
+	if (sa->sel == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	sa->cdev_id = d->c.cdev_id;
 	if (p->dir == DFE_DIR_OUT && xform_sizes(sa, p->xform) != 0) {
 		rc = -EINVAL;
@@ -265,7 +268,47 @@ dfe_sa_free(struct dfe_sa *sa)
 		rte_cryptodev_sym_session_free(sa->cdev_id, sa->cses);
 	rte_free(sa->ipsec_sa);
 	rte_free(sa->replay);
+	dfe_selset_free(sa->sel);
 	rte_free(sa);
+}
+
+struct dfe_selset *
+dfe_selset_new(const struct dfe_sel *sel, unsigned n, int socket)
+{
+	struct dfe_selset *ss;
+
+	if (n > DFE_MAX_SEL || (n != 0 && sel == NULL)) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	ss = rte_zmalloc_socket("dfe_selset", sizeof(*ss), RTE_CACHE_LINE_SIZE,
+				socket);
+	if (ss == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	ss->n = n;
+	if (n != 0)
+		memcpy(ss->sel, sel, sizeof(*sel) * n);
+	return ss;
+}
+
+const struct dfe_selset *
+dfe_sa_swap_sel(struct dfe_sa *sa, const struct dfe_selset *set)
+{
+	return __atomic_exchange_n(&sa->sel, set, __ATOMIC_ACQ_REL);
+}
+
+const struct dfe_selset *
+dfe_sa_sel(const struct dfe_sa *sa)
+{
+	return __atomic_load_n(&sa->sel, __ATOMIC_ACQUIRE);
+}
+
+void
+dfe_selset_free(const struct dfe_selset *set)
+{
+	rte_free((void *)(uintptr_t)set);
 }
 
 int
