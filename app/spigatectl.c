@@ -48,6 +48,10 @@ static const char *prog = "spigatectl";
 static bool opt_json;
 static int opt_timeout = DEFAULT_TIMEOUT;
 static volatile sig_atomic_t interrupted;
+/* events: SIGINT/SIGTERM/SIGHUP are blocked except inside ppoll(), so one
+ * that comes while an event is printed is not lost before the next wait */
+static sigset_t wait_mask;
+static bool wait_masked;
 /* The request being built and sent: at file scope, so that an exit from
  * die() leaves nothing unreachable behind (leak checkers stay quiet). */
 static json_t *the_req;
@@ -216,6 +220,8 @@ conn_line(struct conn *c, int timeout_s)
 		nl = c->len != 0 ? memchr(c->buf, '\n', c->len) : NULL;
 		if (nl != NULL)
 			break;
+		if (timeout_s < 0 && interrupted)
+			return NULL;	/* came before the wait (events) */
 		if (timeout_s >= 0) {
 			long long left = deadline - now_ms();
 
@@ -224,7 +230,13 @@ conn_line(struct conn *c, int timeout_s)
 				    timeout_s);
 			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		rc = poll(pf, watch ? 2 : 1, wait_ms);
+		{
+			struct timespec ts = { .tv_sec = wait_ms / 1000,
+				.tv_nsec = (long)(wait_ms % 1000) * 1000000L };
+
+			rc = ppoll(pf, watch ? 2 : 1, wait_ms < 0 ? NULL : &ts,
+				   wait_masked ? &wait_mask : NULL);
+		}
 		if (rc < 0) {
 			if (errno != EINTR)
 				die(EXIT_CONN, "poll: %s", strerror(errno));
@@ -805,11 +817,19 @@ cmd_events(struct conn *c)
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *line;
 
+	sigset_t block;
+
 	/* no SA_RESTART: the signal must interrupt the wait */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	wait_masked = true;
 	the_req = json_pack("{s:s}", "op", "events");
 	json_decref(transact(c, the_req));
 	for (;;) {
