@@ -48,6 +48,10 @@ static const char *prog = "spigatectl";
 static bool opt_json;
 static int opt_timeout = DEFAULT_TIMEOUT;
 static volatile sig_atomic_t interrupted;
+/* events: SIGINT/SIGTERM/SIGHUP are blocked except inside ppoll(), so one
+ * that comes while an event is printed is not lost before the next wait */
+static sigset_t wait_mask;
+static bool wait_masked;
 /* The request being built and sent: at file scope, so that an exit from
  * die() leaves nothing unreachable behind (leak checkers stay quiet). */
 static json_t *the_req;
@@ -74,6 +78,12 @@ usage(FILE *f)
 "  policy del INDEX           delete the policy at INDEX of policy list\n"
 "  policy del KEY=VALUE...    delete the policy with exactly these keys\n"
 "  route list                 the routes and the neighbours\n"
+"  route add DST port=P [via=V]\n"
+"                             add a route (DST a prefix; no via: on-link)\n"
+"  route del DST              delete the route to DST\n"
+"  neighbor add IP mac=M port=P\n"
+"                             add a neighbour (a next hop's MAC address)\n"
+"  neighbor del IP port=P     delete a neighbour\n"
 "  reload                     read the policy file again, apply what changed\n"
 "  events                     stream events until interrupted\n"
 "  request JSON               send one raw request object, print the reply\n"
@@ -210,6 +220,8 @@ conn_line(struct conn *c, int timeout_s)
 		nl = c->len != 0 ? memchr(c->buf, '\n', c->len) : NULL;
 		if (nl != NULL)
 			break;
+		if (timeout_s < 0 && interrupted)
+			return NULL;	/* came before the wait (events) */
 		if (timeout_s >= 0) {
 			long long left = deadline - now_ms();
 
@@ -218,7 +230,13 @@ conn_line(struct conn *c, int timeout_s)
 				    timeout_s);
 			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		rc = poll(pf, watch ? 2 : 1, wait_ms);
+		{
+			struct timespec ts = { .tv_sec = wait_ms / 1000,
+				.tv_nsec = (long)(wait_ms % 1000) * 1000000L };
+
+			rc = ppoll(pf, watch ? 2 : 1, wait_ms < 0 ? NULL : &ts,
+				   wait_masked ? &wait_mask : NULL);
+		}
 		if (rc < 0) {
 			if (errno != EINTR)
 				die(EXIT_CONN, "poll: %s", strerror(errno));
@@ -653,6 +671,71 @@ sa_add_request(int argc, char **argv)
 	return the_req;
 }
 
+/*
+ * route add DST port=P [via=V], route del DST, neighbor add IP mac=M
+ * port=P, neighbor del IP port=P: {"op": op, key: {first: ARG, k: v...}}.
+ * Values stay strings (port names, addresses, MACs); the daemon checks
+ * the keys, as for the file.
+ */
+static json_t *
+item_request(const char *op, const char *key, const char *first,
+	     const char *what, int argc, char **argv)
+{
+	json_t *o;
+	int i;
+
+	if (argc < 1 || strchr(argv[0], '=') != NULL)
+		die(EXIT_USAGE, "%s: %s expected", what, first[0] == 'd' ?
+		    "DST (a prefix)" : "IP (an address)");
+	the_req = json_pack("{s:s,s:o}", "op", op, key, json_object());
+	o = json_object_get(the_req, key);
+	json_object_set_new(o, first, json_string(argv[0]));
+	for (i = 1; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		char k[64];
+
+		if (eq == NULL || eq == argv[i])
+			die(EXIT_USAGE, "%s: '%s' is not KEY=VALUE", what, argv[i]);
+		if ((size_t)(eq - argv[i]) >= sizeof(k))
+			die(EXIT_USAGE, "%s: key too long: %.40s...", what, argv[i]);
+		memcpy(k, argv[i], (size_t)(eq - argv[i]));
+		k[eq - argv[i]] = '\0';
+		if (json_object_get(o, k) != NULL)
+			die(EXIT_USAGE, "%s: '%s' given twice", what, k);
+		json_object_set_new(o, k, json_string(eq + 1));
+	}
+	return the_req;
+}
+
+/* "added route 10.1.0.0/16 port lan0 via 192.168.105.2", then the SAs
+ * that keep their old egress (pinned_stale), if any. */
+static void
+show_item(const char *verb, const char *what, const json_t *r)
+{
+	const json_t *o = json_object_get(r, what), *st;
+	const char *k;
+	json_t *v;
+	char buf[64];
+	size_t i;
+
+	printf("%s %s", verb, what);
+	json_object_foreach((json_t *)(uintptr_t)o, k, v) {
+		if (strcmp(k, "dst") == 0 || strcmp(k, "ip") == 0)
+			printf(" %s", scalar(v, buf, sizeof(buf)));
+		else
+			printf(" %s %s", k, scalar(v, buf, sizeof(buf)));
+	}
+	putchar('\n');
+	st = json_object_get(r, "pinned_stale");
+	if (json_array_size(st) == 0)
+		return;
+	printf("outbound SAs keeping the egress pinned at their install "
+	       "(rekey to move them):");
+	for (i = 0; i < json_array_size(st); i++)
+		printf(" %s", scalar(json_array_get(st, i), buf, sizeof(buf)));
+	putchar('\n');
+}
+
 /* "SPI dir, SPI dir" of a reload reply list, or "none". */
 static void
 spi_list(const char *what, json_t *a)
@@ -734,11 +817,19 @@ cmd_events(struct conn *c)
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *line;
 
+	sigset_t block;
+
 	/* no SA_RESTART: the signal must interrupt the wait */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	wait_masked = true;
 	the_req = json_pack("{s:s}", "op", "events");
 	json_decref(transact(c, the_req));
 	for (;;) {
@@ -874,6 +965,20 @@ main(int argc, char **argv)
 		the_req = policy_del_request(argc - 2, argv + 2);
 	} else if (is(cmd, "route") && is(sub, "list") && argc == 2) {
 		the_req = json_pack("{s:s}", "op", "route-list");
+	} else if (is(cmd, "route") && is(sub, "add")) {
+		item_request("route-add", "route", "dst", "route add",
+			     argc - 2, argv + 2);
+	} else if (is(cmd, "route") && is(sub, "del")) {
+		if (argc != 3)
+			die(EXIT_USAGE, "route del: DST (a prefix) expected");
+		item_request("route-del", "route", "dst", "route del",
+			     argc - 2, argv + 2);
+	} else if (is(cmd, "neighbor") && is(sub, "add")) {
+		item_request("neighbor-add", "neighbor", "ip", "neighbor add",
+			     argc - 2, argv + 2);
+	} else if (is(cmd, "neighbor") && is(sub, "del")) {
+		item_request("neighbor-del", "neighbor", "ip", "neighbor del",
+			     argc - 2, argv + 2);
 	} else if (is(cmd, "reload") && argc == 1) {
 		the_req = json_pack("{s:s}", "op", "reload");
 	} else if (is(cmd, "request") && argc == 2) {
@@ -905,6 +1010,9 @@ main(int argc, char **argv)
 		table(json_object_get(r, "sas"), sa_cols, NCOLS(sa_cols));
 	} else if (is(sub, "show")) {
 		show_sa(json_object_get(r, "sa"));
+	} else if ((is(cmd, "route") || is(cmd, "neighbor")) &&
+		   (is(sub, "add") || is(sub, "del"))) {
+		show_item(is(sub, "add") ? "added" : "deleted", cmd, r);
 	} else if (is(cmd, "reload")) {
 		show_reload(r);
 	} else if (is(cmd, "policy") && (is(sub, "add") || is(sub, "del"))) {

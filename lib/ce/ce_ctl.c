@@ -670,35 +670,366 @@ out:
 }
 
 static json_t *
+route_json(const struct ce_route_cfg *rt)
+{
+	char buf[64];
+	json_t *o = json_pack("{s:o,s:s}", "dst", prefix_json(&rt->dst),
+			      "port", rt->port);
+
+	if (rt->has_via)
+		json_object_set_new(o, "via", json_string(
+			sg_addr_fmt(&rt->via, buf, sizeof(buf))));
+	return o;
+}
+
+static json_t *
+neigh_json(const struct ce_neigh_cfg *n)
+{
+	char ip[64], mac[24];
+
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+		 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+		 n->mac[5]);
+	return json_pack("{s:s,s:s,s:s}", "ip", sg_addr_fmt(&n->ip, ip,
+			 sizeof(ip)), "mac", mac, "port", n->port);
+}
+
+/* The CE's lists: the file's items first, then those added at runtime. */
+static json_t *
 op_route_list(struct ce *ce, json_t *req)
 {
 	json_t *r = ok(), *a = json_array(), *nb = json_array();
-	char buf[64];
 	unsigned i;
 
 	(void)req;
-	for (i = 0; i < ce->db->n_routes; i++) {
-		const struct ce_route_cfg *rt = &ce->db->routes[i];
-		json_t *o = json_pack("{s:o,s:s}", "dst", prefix_json(&rt->dst),
-				      "port", rt->port);
-
-		if (rt->has_via)
-			json_object_set_new(o, "via", json_string(
-				sg_addr_fmt(&rt->via, buf, sizeof(buf))));
-		json_array_append_new(a, o);
-	}
-	for (i = 0; i < ce->db->n_neighbors; i++) {
-		const struct ce_neigh_cfg *n = &ce->db->neighbors[i];
-
-		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",
-			 n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
-			 n->mac[5]);
-		json_array_append_new(nb, json_pack("{s:s,s:s,s:s}", "ip",
-			sg_addr_fmt(&n->ip, (char[64]){ 0 }, 64), "mac", buf,
-			"port", n->port));
-	}
+	for (i = 0; i < ce->n_routes; i++)
+		json_array_append_new(a, route_json(&ce->routes[i]));
+	for (i = 0; i < ce->n_nbrs; i++)
+		json_array_append_new(nb, neigh_json(&ce->nbrs[i]));
 	json_object_set_new(r, "routes", a);
 	json_object_set_new(r, "neighbors", nb);
+	return r;
+}
+
+/*
+ * Messages of the policy-database parser or the validators about item
+ * 'idx' of 'list' ("routes[3].via: ...", "request:1: routes[0]: missing
+ * 'port'") read as the request's: "route.via: ...", "route: missing
+ * 'port'". One message per line.
+ */
+static json_t *
+fail_item(const char *msg, const char *list, unsigned idx, const char *item)
+{
+	char pat[48], out[1024];
+	const char *p = msg;
+	size_t o = 0, pl;
+
+	snprintf(pat, sizeof(pat), "%s[%u]", list, idx);
+	pl = strlen(pat);
+	while (*p != '\0' && o + 1 < sizeof(out)) {
+		const char *nl = strchr(p, '\n');
+		size_t l;
+
+		if (nl == NULL)
+			nl = p + strlen(p);
+		if (strncmp(p, "request:", 8) == 0) {
+			const char *q = p + 8 + strspn(p + 8, "0123456789");
+
+			if (q[0] == ':' && q[1] == ' ')
+				p = q + 2;
+		}
+		if (strncmp(p, pat, pl) == 0) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", item);
+			p += pl;
+		}
+		l = (size_t)(nl - p);
+		if (o + l + 2 > sizeof(out))
+			l = sizeof(out) - o - 2;
+		memcpy(out + o, p, l);
+		o += l;
+		p = *nl == '\n' ? nl + 1 : nl;
+		out[o++] = *p != '\0' ? '\n' : '\0';
+	}
+	out[o < sizeof(out) ? o : sizeof(out) - 1] = '\0';
+	return fail("%s", out);
+}
+
+/*
+ * One route or neighbour object of a request, through the policy-database
+ * parser as "routes: [ <object> ]" / "neighbors: [ <object> ]": the same
+ * keys, checks and messages as the file. 'fill', when the object lacks it,
+ * is added as a placeholder (the deletions name an item by its key alone).
+ */
+static json_t *
+parse_rt_item(json_t *o, const char *list, const char *item,
+	   const char *fill_key, const char *fill_val, struct ce_policydb *db)
+{
+	struct ce_diag diag;
+	json_t *c = json_deep_copy(o), *r = NULL;
+	char *text, *doc;
+	size_t len;
+	int rc;
+
+	memset(db, 0, sizeof(*db));
+	if (c == NULL)
+		return fail("out of memory");
+	if (fill_key != NULL && json_object_get(c, fill_key) == NULL)
+		json_object_set_new(c, fill_key, json_string(fill_val));
+	text = json_dumps(c, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(c);
+	if (text == NULL)
+		return fail("out of memory");
+	len = strlen(text) + strlen(list) + 16;
+	doc = malloc(len);
+	if (doc == NULL) {
+		free(text);
+		return fail("out of memory");
+	}
+	snprintf(doc, len, "%s: [ %s ]\n", list, text);
+	free(text);
+	ce_diag_init(&diag);
+	rc = ce_policydb_parse("request", doc, strlen(doc), db, &diag);
+	free(doc);
+	if (rc != 0 || db->n_routes + db->n_neighbors != 1) {
+		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid item";
+		size_t l = strlen(m);
+
+		if (l > 0 && m[l - 1] == '\n')
+			m[l - 1] = '\0';
+		r = fail_item(m, list, 0, item);
+		ce_policydb_free(db);
+	}
+	ce_diag_fini(&diag);
+	return r;
+}
+
+/* Installed outbound SAs that keep an egress the new table would not give
+ * them (SA-pinned egress): the operator rekeys them to move them. */
+static json_t *
+stale_json(struct ce *ce)
+{
+	json_t *a = json_array();
+	char buf[16];
+	unsigned i;
+
+	for (i = 0; i < ce->n_sa; i++)
+		if (ce_sa_pin_stale(ce, ce->sa[i])) {
+			spi_str(ce->sa[i]->cfg->spi, buf, sizeof(buf));
+			json_array_append_new(a, json_string(buf));
+		}
+	return a;
+}
+
+static int
+find_route(const struct ce *ce, const struct sg_prefix *dst)
+{
+	unsigned i;
+
+	for (i = 0; i < ce->n_routes; i++)
+		if (prefix_eq(&ce->routes[i].dst, dst))
+			return (int)i;
+	return -1;
+}
+
+static int
+find_neigh(const struct ce *ce, const struct sg_addr *ip, const char *port)
+{
+	unsigned i;
+
+	for (i = 0; i < ce->n_nbrs; i++)
+		if (sg_addr_eq(&ce->nbrs[i].ip, ip) &&
+		    strcmp(ce->nbrs[i].port, port) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Apply the CE's lists with one item added (add: item at the end) or one
+ * removed (del >= 0), then reply with 'key': the item, and pinned_stale.
+ */
+static json_t *
+routes_change(struct ce *ce, const struct ce_route_cfg *add_rt, int del_rt,
+	      const struct ce_neigh_cfg *add_nb, int del_nb, const char *key,
+	      json_t *item)
+{
+	unsigned nr = ce->n_routes, nn = ce->n_nbrs;
+	struct ce_route_cfg *rt = malloc(sizeof(*rt) * (nr + 1));
+	struct ce_neigh_cfg *nb = malloc(sizeof(*nb) * (nn + 1));
+	char err[1024];
+	json_t *r;
+	int rc;
+
+	if (rt == NULL || nb == NULL) {
+		free(rt);
+		free(nb);
+		json_decref(item);
+		return fail("out of memory");
+	}
+	memcpy(rt, ce->routes, sizeof(*rt) * nr);
+	memcpy(nb, ce->nbrs, sizeof(*nb) * nn);
+	if (add_rt != NULL) {
+		rt[nr] = *add_rt;
+		rt[nr++].line = 0;
+	}
+	if (del_rt >= 0)
+		memmove(&rt[del_rt], &rt[del_rt + 1],
+			sizeof(*rt) * (--nr - (unsigned)del_rt));
+	if (add_nb != NULL) {
+		nb[nn] = *add_nb;
+		nb[nn++].line = 0;
+	}
+	if (del_nb >= 0)
+		memmove(&nb[del_nb], &nb[del_nb + 1],
+			sizeof(*nb) * (--nn - (unsigned)del_nb));
+	rc = ce_routes_apply(ce, rt, nr, nb, nn, err, sizeof(err));
+	free(rt);
+	free(nb);
+	if (rc != 0) {
+		json_decref(item);
+		if (add_rt != NULL)
+			return fail_item(err, "routes", nr - 1, "route");
+		if (add_nb != NULL)
+			return fail_item(err, "neighbors", nn - 1, "neighbor");
+		return fail("%s", err);
+	}
+	r = ok();
+	json_object_set_new(r, key, item);
+	json_object_set_new(r, "pinned_stale", stale_json(ce));
+	return r;
+}
+
+#define ROUTE_OBJ "an object with the keys of a route (dst, port, via)"
+#define NEIGH_OBJ "an object with the keys of a neighbor (ip, mac, port)"
+
+static json_t *
+op_route_add(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "route"), *r;
+	struct ce_policydb db;
+	char a[64];
+
+	if (!json_is_object(o))
+		return fail("\"route\": " ROUTE_OBJ);
+	r = parse_rt_item(o, "routes", "route", NULL, NULL, &db);
+	if (r != NULL)
+		return r;
+	if (find_route(ce, &db.routes[0].dst) >= 0)
+		r = fail("route to %s exists: delete it first",
+			 sg_prefix_fmt(&db.routes[0].dst, a, sizeof(a)));
+	else
+		r = routes_change(ce, &db.routes[0], -1, NULL, -1, "route",
+				  route_json(&db.routes[0]));
+	ce_policydb_free(&db);
+	return r;
+}
+
+/* {"route": {"dst": ...}}; port and via, when given, must be the route's */
+static json_t *
+op_route_del(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "route"), *r;
+	const struct ce_route_cfg *x, *have;
+	struct ce_policydb db;
+	char a[64], b[64], c[64];
+	int i;
+
+	if (!json_is_object(o))
+		return fail("\"route\": an object with the dst of a route");
+	r = parse_rt_item(o, "routes", "route", "port", "-", &db);
+	if (r != NULL)
+		return r;
+	x = &db.routes[0];
+	sg_prefix_fmt(&x->dst, a, sizeof(a));
+	i = find_route(ce, &x->dst);
+	have = i >= 0 ? &ce->routes[i] : NULL;
+	if (have == NULL)
+		r = fail("no route to %s", a);
+	else if (json_object_get(o, "port") != NULL &&
+		 strcmp(have->port, x->port) != 0)
+		r = fail("route to %s is on port %s, not %s", a, have->port,
+			 x->port);
+	else if (x->has_via && (!have->has_via ||
+				!sg_addr_eq(&have->via, &x->via)))
+		r = fail("route to %s has %s%s, not via %s", a,
+			 have->has_via ? "via " : "no via",
+			 have->has_via ? sg_addr_fmt(&have->via, b, sizeof(b)) :
+			 "", sg_addr_fmt(&x->via, c, sizeof(c)));
+	else
+		r = routes_change(ce, NULL, i, NULL, -1, "route",
+				  route_json(have));
+	ce_policydb_free(&db);
+	return r;
+}
+
+static json_t *
+op_neighbor_add(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "neighbor"), *r;
+	struct ce_policydb db;
+	char a[64];
+
+	if (!json_is_object(o))
+		return fail("\"neighbor\": " NEIGH_OBJ);
+	r = parse_rt_item(o, "neighbors", "neighbor", NULL, NULL, &db);
+	if (r != NULL)
+		return r;
+	if (find_neigh(ce, &db.neighbors[0].ip, db.neighbors[0].port) >= 0)
+		r = fail("neighbor %s on port %s exists: delete it first",
+			 sg_addr_fmt(&db.neighbors[0].ip, a, sizeof(a)),
+			 db.neighbors[0].port);
+	else
+		r = routes_change(ce, NULL, -1, &db.neighbors[0], -1,
+				  "neighbor", neigh_json(&db.neighbors[0]));
+	ce_policydb_free(&db);
+	return r;
+}
+
+/* {"neighbor": {"ip": ..., "port": ...}}; mac, when given, must be its */
+static json_t *
+op_neighbor_del(struct ce *ce, json_t *req)
+{
+	json_t *o = json_object_get(req, "neighbor"), *r = NULL;
+	const struct ce_neigh_cfg *x, *have;
+	struct ce_policydb db;
+	char a[64], b[64];
+	unsigned k;
+	int i;
+
+	if (!json_is_object(o))
+		return fail("\"neighbor\": an object with the ip and port of "
+			    "a neighbor");
+	r = parse_rt_item(o, "neighbors", "neighbor", "mac", "02:00:00:00:00:00",
+		       &db);
+	if (r != NULL)
+		return r;
+	x = &db.neighbors[0];
+	sg_addr_fmt(&x->ip, a, sizeof(a));
+	i = find_neigh(ce, &x->ip, x->port);
+	have = i >= 0 ? &ce->nbrs[i] : NULL;
+	if (have == NULL) {
+		r = fail("no neighbor %s on port %s", a, x->port);
+		goto out;
+	}
+	if (json_object_get(o, "mac") != NULL &&
+	    memcmp(have->mac, x->mac, 6) != 0) {
+		r = fail("neighbor %s on port %s has another mac", a, x->port);
+		goto out;
+	}
+	/* a route's next hop stays resolvable: the route goes first */
+	for (k = 0; k < ce->n_routes; k++) {
+		const struct ce_route_cfg *rt = &ce->routes[k];
+
+		if (rt->has_via && sg_addr_eq(&rt->via, &x->ip) &&
+		    strcmp(rt->port, x->port) == 0) {
+			r = fail("neighbor %s on port %s is the next hop of the "
+				 "route to %s: delete or change that route first",
+				 a, x->port, sg_prefix_fmt(&rt->dst, b, sizeof(b)));
+			goto out;
+		}
+	}
+	r = routes_change(ce, NULL, -1, NULL, i, "neighbor", neigh_json(have));
+out:
+	ce_policydb_free(&db);
 	return r;
 }
 
@@ -707,15 +1038,6 @@ op_reload(struct ce *ce, json_t *req)
 {
 	(void)req;
 	return ce_reload(ce);
-}
-
-static json_t *
-op_not_yet(struct ce *ce, json_t *req)
-{
-	(void)ce;
-	return fail("%s: not implemented yet: runtime route and neighbour "
-		    "changes are planned; change the policy file and restart",
-		    json_string_value(json_object_get(req, "op")));
 }
 
 struct ctl_op {
@@ -733,10 +1055,10 @@ static const struct ctl_op ops[] = {
 	{ "route-list", op_route_list },
 	{ "policy-add", op_policy_add },
 	{ "policy-del", op_policy_del },
-	{ "route-add", op_not_yet },
-	{ "route-del", op_not_yet },
-	{ "neighbor-add", op_not_yet },
-	{ "neighbor-del", op_not_yet },
+	{ "route-add", op_route_add },
+	{ "route-del", op_route_del },
+	{ "neighbor-add", op_neighbor_add },
+	{ "neighbor-del", op_neighbor_del },
 	{ "reload", op_reload },
 };
 

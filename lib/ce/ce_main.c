@@ -25,60 +25,6 @@ has_lcore(const unsigned *list, unsigned n, unsigned l)
 	return 0;
 }
 
-static int
-port_index(const struct ce *ce, const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < ce->dep->n_ports; i++)
-		if (strcmp(ce->dep->ports[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static int
-route_init(struct ce *ce)
-{
-	const struct ce_policydb *db = ce->db;
-	struct sg_route_conf rc = {
-		.name = "sg_route",
-		.socket = rte_socket_id(),
-		.max_routes = db->n_routes + 16,
-		.max_neigh = db->n_neighbors + 16,
-	};
-	unsigned i;
-	int p, r;
-
-	ce->route = sg_route_create(&rc);
-	if (ce->route == NULL)
-		return -ENOMEM;
-	for (i = 0; i < ce->n_ports; i++)
-		sg_route_port_mac(ce->route, ce->port_id[i], &ce->port_mac[i]);
-	for (i = 0; i < db->n_neighbors; i++) {
-		const struct ce_neigh_cfg *n = &db->neighbors[i];
-		struct rte_ether_addr mac;
-
-		p = port_index(ce, n->port);
-		memcpy(mac.addr_bytes, n->mac, 6);
-		r = sg_route_neigh_add(ce->route, &n->ip, ce->port_id[p], &mac);
-		if (r != 0)
-			return r;
-	}
-	for (i = 0; i < db->n_routes; i++) {
-		const struct ce_route_cfg *rt = &db->routes[i];
-
-		p = port_index(ce, rt->port);
-		r = sg_route_add(ce->route, &rt->dst, ce->port_id[p],
-				 rt->has_via ? &rt->via : NULL);
-		if (r != 0) {
-			CE_LOG(ERR, "%s:%d: route: %s", db->path, rt->line,
-			       strerror(-r));
-			return r;
-		}
-	}
-	return 0;
-}
-
 /*
  * Contexts of the lcores with a role, and their TX buffers: one TX queue
  * per transmitting lcore where the device has enough, else shared queues
@@ -164,7 +110,7 @@ elements_init(struct ce *ce)
 			.cdev_qp = (uint16_t)(i / ce->n_cdev),
 			.cop_pool = ce->cop_pool,
 			.pool = ce->pool,
-			.route = ce->route,
+			.route = &ce->route,
 			.txq = lc->txq,
 			.stats = lc->st,
 			.max_sa = ce->cap_sa + 1,
@@ -190,7 +136,7 @@ elements_init(struct ce *ce)
 			.socket = rte_socket_id(),
 			.table = ce->table,
 			.spd = &ce->spd_pub,
-			.route = ce->route,
+			.route = &ce->route,
 			.n_dfe = ce->n_dfe,
 			.punt_ring = ce->punt_ring,
 			.punt_rate = dep->punt_rate,
@@ -305,7 +251,7 @@ ce_create(const struct ce_deploy *dep, const struct ce_policydb *db,
 		CE_LOG(ERR, "classification table: %s", rte_strerror(rte_errno));
 		goto fail;
 	}
-	if ((rc = route_init(ce)) != 0 || (rc = ce_policy_init(ce)) != 0 ||
+	if ((rc = ce_route_init(ce)) != 0 || (rc = ce_policy_init(ce)) != 0 ||
 	    (rc = lcores_init(ce)) != 0 || (rc = elements_init(ce)) != 0 ||
 	    (rc = ce_sadb_init(ce)) != 0 || (rc = eager_install(ce)) != 0)
 		goto fail;
@@ -351,7 +297,7 @@ ce_destroy(struct ce *ce)
 	for (i = 0; i < RTE_MAX_LCORE; i++)
 		rte_free(ce->lc[i]);
 	ce_policy_fini(ce);
-	sg_route_destroy(ce->route);
+	ce_route_fini(ce);
 	cfe_table_destroy(ce->table);
 	ce_crypto_fini(ce);
 	ce_ports_fini(ce);

@@ -73,6 +73,9 @@ struct ce_sa {
 	struct dfe_peer6 peer6;
 	uint64_t added_tsc;
 	uint32_t sel_spi;              /* whose protect policies are its selectors */
+	/* outbound: the egress resolved at install (SA-pinned egress) */
+	uint16_t pin_port;
+	struct rte_ether_hdr pin_eth;
 };
 
 /* Packets of an outbound protect policy whose SA is not configured (yet):
@@ -168,7 +171,12 @@ struct ce {
 	const struct ce_policydb *file;
 	struct ce_policydb *file_owned;
 	uint32_t *file_uid;
-	struct sg_route *route;
+	struct sg_route *route;        /* published: data lcores load it (acquire);
+					* the CE alone stores it (ce_route.c) */
+	uint32_t route_gen;            /* names of the tables built so far */
+	unsigned n_routes, n_nbrs;     /* the file's, then runtime changes */
+	struct ce_route_cfg *routes;   /* what ce->route was built from */
+	struct ce_neigh_cfg *nbrs;
 	struct rte_ring *punt_ring;
 	unsigned n_dfe, n_cfe;
 	struct rte_ring *dfe_ring[SG_MAX_DFE];
@@ -286,6 +294,24 @@ bool ce_policy_eq(const struct ce_policy_cfg *a, const struct ce_policy_cfg *b);
 /* ce_reload.c: the control request `reload`; returns its reply (jansson
  * json_t *). CE thread. */
 void *ce_reload(struct ce *ce);
+
+/* ce_route.c */
+int ce_route_init(struct ce *ce);
+void ce_route_fini(struct ce *ce);
+/*
+ * Replace every route and neighbour with the given lists (copied): check
+ * the whole set (ports exist, each via has a neighbour on the route's port,
+ * no route destination or neighbour (ip, port) twice), build a new table,
+ * publish it, wait for an RCU grace period, destroy the old one. 0, or
+ * -errno with err saying what and why; then nothing changed. CE thread
+ * only (it may be a data lcore too).
+ */
+int ce_routes_apply(struct ce *ce, struct ce_route_cfg *routes, unsigned nr,
+		    struct ce_neigh_cfg *nbr, unsigned nn, char *err,
+		    size_t errlen);
+/* An installed outbound SA whose remote now resolves to another port or
+ * next hop than the one pinned at its install, or to nothing. CE thread. */
+bool ce_sa_pin_stale(const struct ce *ce, const struct ce_sa *sa);
 
 /* ce_punt.c */
 unsigned ce_poll(struct ce *ce);

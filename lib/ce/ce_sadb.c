@@ -452,6 +452,9 @@ prm_outbound(struct ce *ce, struct ce_sa *sa, struct dfe_sa_prm *p)
 		       sg_addr_fmt(&c->remote, b, sizeof(b)));
 		return -EADDRNOTAVAIL;
 	}
+	/* kept to tell when a route change leaves it stale (ce_route.c) */
+	sa->pin_port = port;
+	sa->pin_eth = eth;
 	p->dir = DFE_DIR_OUT;
 	p->outer_family = c->remote.family;
 	p->egress_port = port;

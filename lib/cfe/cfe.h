@@ -45,7 +45,9 @@ struct cfe_conf {
 	/* the SPD in force, published by the CE (one atomic store); read
 	 * once per burst, never kept across iterations of the lcore loop */
 	struct cfe_spd *const *spd;
-	const struct sg_route *route;
+	struct sg_route *const *route; /* the CE's published table: loaded once
+					* per burst (acquire), never kept across
+					* loop iterations (RCU, ce_route.c) */
 	unsigned n_dfe;
 	struct rte_ring *dfe_ring[SG_MAX_DFE];
 	struct rte_ring *punt_ring;   /* to the CE, MP/SC */

@@ -126,6 +126,7 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 	struct cfe_spd_tuple tup[SG_BURST];
 	const struct cfe_spd_tuple *tp[2][SG_BURST];
 	const struct cfe_spd_rule *rule[SG_BURST];
+	const struct sg_route *rt;
 	struct rte_mbuf *fw[2][SG_BURST];
 	unsigned idx[2][SG_BURST], nt[2] = { 0, 0 }, nf[2] = { 0, 0 }, i, k, v;
 	enum cfe_spd_dir dir = q->role == CFE_PORT_PROTECTED ? CFE_SPD_OUT :
@@ -177,9 +178,10 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 			}
 		}
 	}
+	rt = __atomic_load_n(f->c.route, __ATOMIC_ACQUIRE);
 	for (v = 0; v < 2; v++)
 		if (nf[v] != 0)
-			f->st->bypassed += sg_fwd(f->c.route, v ? 6 : 4, fw[v],
+			f->st->bypassed += sg_fwd(rt, v ? 6 : 4, fw[v],
 						  nf[v], f->c.txq, f->st, NULL);
 }
 

@@ -9,7 +9,11 @@
  * resolved once, when the route or neighbour is added. On-link routes (no
  * via) resolve the packet's own destination in the neighbour hash.
  *
- * Built by the CE before the data lcores start; lookups are read-only.
+ * Built whole by the CE (ce_route.c) and then only read: a change of the
+ * routes builds a new table, publishes it and frees the old one after an
+ * RCU grace period. Each table's rte_fib / rte_fib6 / rte_hash names are
+ * derived from sg_route_conf.name, which must be unique among the tables
+ * that exist at once.
  */
 
 #include <stdint.h>

@@ -44,7 +44,9 @@ struct dfe_conf {
 	uint16_t cdev_qp;             /* lookaside: this DFE's queue pair */
 	struct rte_mempool *cop_pool; /* crypto ops (lookaside, CBC outbound) */
 	struct rte_mempool *pool;     /* mbufs, for fragments */
-	const struct sg_route *route;
+	struct sg_route *const *route; /* the CE's published table: loaded once
+					* per burst (acquire), never kept across
+					* loop iterations (RCU, ce_route.c) */
 	struct sg_txq *txq;           /* [SG_MAX_PORTS]: the lcore's TX buffers */
 	struct sg_lcore_stats *stats; /* the lcore's counters */
 	uint32_t max_sa;              /* SA slots */

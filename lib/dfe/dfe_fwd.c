@@ -115,8 +115,9 @@ inner_parse(struct rte_mbuf *m, uint8_t family, struct tuple *t)
 
 /*
  * Forward decrypted packets of one SA: transport-mode header fix-up,
- * selector check, TTL, route lookup (one bulk lookup per family), Ethernet
- * header, TX buffer. Every packet ends in a TX buffer or a counted drop.
+ * selector check, TTL, route lookup (one bulk lookup per family, in the
+ * table the CE published, loaded once for the burst), Ethernet header, TX
+ * buffer. Every packet ends in a TX buffer or a counted drop.
  */
 void
 dfe_forward(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
@@ -152,6 +153,8 @@ dfe_forward(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 		ok[k++] = m;
 	}
 	if (k != 0)
-		sa->packets += sg_fwd(d->c.route, sa->inner_family, ok, k,
-				      d->c.txq, d->st, sa->drop);
+		sa->packets += sg_fwd(__atomic_load_n(d->c.route,
+						      __ATOMIC_ACQUIRE),
+				      sa->inner_family, ok, k, d->c.txq, d->st,
+				      sa->drop);
 }

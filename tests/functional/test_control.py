@@ -50,8 +50,6 @@ HELD = 0x3001                # policy only: 4 packets held until sa-add
 N_EST, N_HELD = 3, 4
 N = N_EST + N_HELD
 MAX_LINE = 64 * 1024
-NOT_YET = ["route-add", "route-del", "neighbor-add",
-           "neighbor-del"]
 DROP_REASONS = ["unknown_spi", "auth_failed", "replay", "malformed", "policy_mismatch",
                 "no_policy", "discard", "no_route", "ttl_exceeded", "punt_policed",
                 "ring_full", "hold_overflow", "hold_timeout", "lifetime_expired", "loop",
@@ -303,19 +301,6 @@ def test_sa_add_show_del(gw):
         {"ok": False, "error": "no SA with spi 0x3005 dir in"}
     assert gw.sa_list() == [(spi_s(EST), "out"), (spi_s(HELD), "out")]
     gw.finish()
-
-
-def test_not_implemented_ops(gw):
-    """policy/route/neighbor add and del, reload: ok:false "not implemented
-    yet", naming the op; nothing changes."""
-    before = [gw.request({"op": o}) for o in ("policy-list", "route-list", "sa-list")]
-    for op in NOT_YET:
-        r = gw.request({"op": op, "policy": {"dir": "out"}})
-        assert r["ok"] is False and set(r) == {"ok", "error"}, r
-        assert r["error"].startswith(op + ": not implemented yet"), r
-    assert [gw.request({"op": o}) for o in ("policy-list", "route-list", "sa-list")] == before
-    gw.still_held()
-    gw.prove()
 
 
 # -- bad requests ---------------------------------------------------------------------
