@@ -770,6 +770,18 @@ show_reload(json_t *r)
 	       (long long)json_integer_value(json_object_get(p, "unchanged")),
 	       (long long)json_integer_value(json_object_get(p, "new")),
 	       (long long)json_integer_value(json_object_get(p, "runtime")));
+	p = json_object_get(r, "routes");
+	printf("routes: %lld before, %lld after (%lld added at runtime, kept); "
+	       "neighbors: %lld before, %lld after (%lld at runtime); table %s\n",
+	       (long long)json_integer_value(json_object_get(p, "before")),
+	       (long long)json_integer_value(json_object_get(p, "after")),
+	       (long long)json_integer_value(json_object_get(p, "runtime")),
+	       (long long)json_integer_value(json_object_get(p, "neighbors_before")),
+	       (long long)json_integer_value(json_object_get(p, "neighbors_after")),
+	       (long long)json_integer_value(json_object_get(p, "neighbors_runtime")),
+	       json_is_true(json_object_get(p, "rebuilt")) ? "rebuilt" :
+	       "not rebuilt");
+	spi_list("stale pin", json_object_get(r, "pinned_stale"));
 }
 
 /* {"op": OP, MEMBER: {KEY: VALUE...}} from KEY=VALUE arguments. */

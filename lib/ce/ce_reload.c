@@ -14,6 +14,9 @@
  *   Policies: the file's policies, in file order, then those added at
  *   runtime, in their order. A policy equal (every key) to one of the
  *   previous file keeps its identity: its held packets stay held.
+ *   Routes and neighbours: the file's, then those added at runtime (items
+ *   not equal to one of the previous file); a new table is built and
+ *   swapped in (ce_routes_apply()) only when the lists differ.
  *
  * The new file goes through the same loader and validator as at start,
  * and the result is checked against the SAs as the reload will leave them
@@ -149,6 +152,21 @@ fail(const char *fmt, ...)
 
 enum { SA_SAME, SA_CHANGED, SA_NEW };
 
+static bool
+route_eq(const struct ce_route_cfg *a, const struct ce_route_cfg *b)
+{
+	return a->dst.len == b->dst.len && sg_addr_eq(&a->dst.addr, &b->dst.addr) &&
+		strcmp(a->port, b->port) == 0 && a->has_via == b->has_via &&
+		(!a->has_via || sg_addr_eq(&a->via, &b->via));
+}
+
+static bool
+neigh_eq(const struct ce_neigh_cfg *a, const struct ce_neigh_cfg *b)
+{
+	return sg_addr_eq(&a->ip, &b->ip) && memcmp(a->mac, b->mac, 6) == 0 &&
+		strcmp(a->port, b->port) == 0;
+}
+
 struct plan {
 	uint8_t *kind;                /* per new SA */
 	bool *kept;                   /* per old SA: still in the new file */
@@ -161,6 +179,11 @@ struct plan {
 	uint32_t *file_uid;           /* of the new file's policies */
 	unsigned n_pol;
 	unsigned pol_kept, pol_new, pol_runtime;
+	struct ce_route_cfg *rt;      /* the new route and neighbour lists */
+	unsigned n_rt, rt_runtime;
+	struct ce_neigh_cfg *nb;
+	unsigned n_nb, nb_runtime;
+	bool rt_changed;
 };
 
 static void
@@ -173,6 +196,51 @@ plan_free(struct plan *p)
 	free(p->pol);
 	free(p->uid);
 	free(p->file_uid);
+	free(p->rt);
+	free(p->nb);
+}
+
+/* Routes and neighbours: the new file's, then the runtime ones. */
+static int
+plan_routes(struct ce *ce, const struct ce_policydb *old,
+	    const struct ce_policydb *nd, struct plan *p, char *err, size_t len)
+{
+	unsigned i, j;
+
+	p->rt = calloc(nd->n_routes + ce->n_routes + 1, sizeof(*p->rt));
+	p->nb = calloc(nd->n_neighbors + ce->n_nbrs + 1, sizeof(*p->nb));
+	if (p->rt == NULL || p->nb == NULL) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < nd->n_routes; i++)
+		p->rt[p->n_rt++] = nd->routes[i];
+	for (i = 0; i < ce->n_routes; i++) {
+		for (j = 0; j < old->n_routes &&
+		     !route_eq(&ce->routes[i], &old->routes[j]); j++)
+			;
+		if (j == old->n_routes) {
+			p->rt[p->n_rt++] = ce->routes[i];
+			p->rt_runtime++;
+		}
+	}
+	for (i = 0; i < nd->n_neighbors; i++)
+		p->nb[p->n_nb++] = nd->neighbors[i];
+	for (i = 0; i < ce->n_nbrs; i++) {
+		for (j = 0; j < old->n_neighbors &&
+		     !neigh_eq(&ce->nbrs[i], &old->neighbors[j]); j++)
+			;
+		if (j == old->n_neighbors) {
+			p->nb[p->n_nb++] = ce->nbrs[i];
+			p->nb_runtime++;
+		}
+	}
+	p->rt_changed = p->n_rt != ce->n_routes || p->n_nb != ce->n_nbrs;
+	for (i = 0; i < p->n_rt && !p->rt_changed; i++)
+		p->rt_changed = !route_eq(&p->rt[i], &ce->routes[i]);
+	for (i = 0; i < p->n_nb && !p->rt_changed; i++)
+		p->rt_changed = !neigh_eq(&p->nb[i], &ce->nbrs[i]);
+	return 0;
 }
 
 static int
@@ -323,7 +391,8 @@ ce_reload(struct ce *ce)
 	struct ce_pset *nw = NULL;
 	struct plan p = { 0 };
 	struct ce_sa_view view;
-	json_t *r = NULL, *added, *removed, *replaced;
+	json_t *r = NULL, *added, *removed, *replaced, *stale;
+	unsigned n_rt_old, n_nb_old;
 	struct ce_diag diag;
 	char err[PATH_MAX + 512];
 	unsigned i, n_same = 0, n_pol_old;
@@ -351,14 +420,24 @@ ce_reload(struct ce *ce)
 	pthread_mutex_lock(&ce->lock);
 	old = ce->file;
 	n_pol_old = ce->ps->n;
+	n_rt_old = ce->n_routes;
+	n_nb_old = ce->n_nbrs;
 	if (plan_sas(ce, old, nd, &p, err, sizeof(err)) != 0 ||
-	    plan_policies(ce, old, nd, &p, err, sizeof(err)) != 0)
+	    plan_policies(ce, old, nd, &p, err, sizeof(err)) != 0 ||
+	    plan_routes(ce, old, nd, &p, err, sizeof(err)) != 0)
 		goto refuse;
 	view = (struct ce_sa_view){ .gone = p.gone, .n_gone = p.n_gone,
 				    .added = p.added, .n_added = p.n_added };
 	nw = ce_pset_prepare(ce, p.pol, p.uid, p.n_pol, &view, err, sizeof(err));
 	if (nw == NULL)
 		goto refuse;
+	/* the routes first: SAs added below pin their egress on them; a
+	 * route set that fails its checks still changes nothing */
+	if (p.rt_changed && ce_routes_apply(ce, p.rt, p.n_rt, p.nb, p.n_nb,
+					    err, sizeof(err)) != 0) {
+		ce_pset_discard(ce, nw);
+		goto refuse;
+	}
 
 	/* checked: apply. SAs first out, the policies, then SAs in (their
 	 * inner family and selectors come from the new policies). */
@@ -405,6 +484,10 @@ ce_reload(struct ce *ce)
 			ce_sa_install(ce, sa, false);
 		ce_event_add(ce, &e);
 	}
+	stale = json_array();
+	for (i = 0; i < ce->n_sa; i++)
+		if (ce_sa_pin_stale(ce, ce->sa[i]))
+			json_array_append_new(stale, spi_item(ce->sa[i]->cfg));
 	/* the file is now this one */
 	free(ce->file_uid);
 	ce->file_uid = p.file_uid;
@@ -417,13 +500,19 @@ ce_reload(struct ce *ce)
 	nd = NULL;
 	pthread_mutex_unlock(&ce->lock);
 
-	r = json_pack("{s:b,s:{s:o,s:o,s:o,s:i},s:{s:i,s:i,s:i,s:i,s:i}}",
+	r = json_pack("{s:b,s:{s:o,s:o,s:o,s:i},s:{s:i,s:i,s:i,s:i,s:i},"
+		      "s:{s:i,s:i,s:i,s:i,s:i,s:i,s:b},s:o}",
 		      "ok", rc == 0,
 		      "sas", "added", added, "removed", removed,
 		      "replaced", replaced, "unchanged", n_same,
 		      "policies", "before", n_pol_old, "after",
 		      rc == 0 ? p.n_pol : n_pol_old, "unchanged", p.pol_kept,
-		      "new", p.pol_new, "runtime", p.pol_runtime);
+		      "new", p.pol_new, "runtime", p.pol_runtime,
+		      "routes", "before", n_rt_old, "after", p.n_rt,
+		      "runtime", p.rt_runtime, "neighbors_before", n_nb_old,
+		      "neighbors_after", p.n_nb, "neighbors_runtime",
+		      p.nb_runtime, "rebuilt", p.rt_changed,
+		      "pinned_stale", stale);
 	if (rc != 0)
 		json_object_set_new(r, "error", json_string(err));
 	plan_free(&p);

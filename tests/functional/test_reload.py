@@ -20,7 +20,7 @@ import time
 import pytest
 
 from sgtest import control, live, steady, topo
-from sgtest.config import Policy
+from sgtest.config import Policy, Route
 from sgtest.control import sa_json
 from sgtest.scenario import OutScenario
 
@@ -50,14 +50,21 @@ def test_reload_unchanged(spigate_bin, workdir, seed_rng):
         assert r.returncode == 0 and r.stdout == (
             "SAs: 1 unchanged\nadded     none\nreplaced  none\nremoved   none\n"
             "policies: 5 before, 5 after: 5 unchanged, 0 new from the file, "
-            "0 added at runtime (kept)\n"), r
+            "0 added at runtime (kept)\n"
+            "routes: 10 before, 10 after (0 added at runtime, kept); neighbors: 6 before, "
+            "6 after (0 at runtime); table not rebuilt\nstale pin none\n"), r
         for _ in range(2):
             r = gw.request({"op": "reload"})
+            nr, nn = len(gw.sc.dep.routes), len(gw.sc.dep.neighbors)
             assert r == {"ok": True,
                          "sas": {"added": [], "removed": [], "replaced": [],
                                  "unchanged": len(gw.sc.dep.sas)},
                          "policies": {"before": 5, "after": 5, "unchanged": 5, "new": 0,
-                                      "runtime": 0}}, r
+                                      "runtime": 0},
+                         "routes": {"before": nr, "after": nr, "runtime": 0,
+                                    "neighbors_before": nn, "neighbors_after": nn,
+                                    "neighbors_runtime": 0, "rebuilt": False},
+                         "pinned_stale": []}, r
             assert [gw.request({"op": o}) for o in ("policy-list", "sa-list")] == before
             gw.still_held()
         gw.prove()
@@ -95,6 +102,9 @@ def test_reload_changes(spigate_bin, workdir, seed_rng):
                 "action": "bypass", "priority": 5}
         c.ok("policy-add", policy=rpol)
         c.sa_del(a2.spi, "out")
+        c.ok("route-add", route={"dst": "10.201.0.0/16", "port": "lan0",
+                                 "via": sc.dep.neighbors[1].ip})
+        nr, nn = len(sc.dep.routes), len(sc.dep.neighbors)
         # the file changes
         b_new = topo.make_out_flow(1, CBC, rng=rng, install="eager")
         assert b_new.sa.spi == b.spi and b_new.sa.keys != b.sa.keys
@@ -105,6 +115,7 @@ def test_reload_changes(spigate_bin, workdir, seed_rng):
         dep.add_sa(cc.sa, cc.policies)
         dep.policies.append(Policy("out", "192.168.77.0/24", "0.0.0.0/0", action="discard",
                                    priority=300))
+        dep.routes.append(Route("10.202.0.0/16", "lan0", via=dep.neighbors[1].ip))
         write_policy(dep, g.workdir if hasattr(g, "workdir") else workdir)
         before = c.sa_show(a.spi, "out")["packets"]
         r = c.request("reload")
@@ -114,7 +125,13 @@ def test_reload_changes(spigate_bin, workdir, seed_rng):
                              "replaced": [{"spi": spi_s(b.spi), "dir": "out"}],
                              "unchanged": 2},
                      "policies": {"before": 5, "after": 6, "unchanged": 3, "new": 2,
-                                  "runtime": 1}}, r
+                                  "runtime": 1},
+                     "routes": {"before": nr + 1, "after": nr + 2, "runtime": 1,
+                                "neighbors_before": nn, "neighbors_after": nn,
+                                "neighbors_runtime": 0, "rebuilt": True},
+                     "pinned_stale": []}, r
+        rts = [x["dst"] for x in c.ok("route-list")["routes"]]
+        assert rts[-2:] == ["10.202.0.0/16", "10.201.0.0/16"], rts
         assert sas(c) == sorted([(spi_s(a.spi), "out", "installed"),
                                  (spi_s(b.spi), "out", "installed"),
                                  (spi_s(cc.spi), "out", "installed"),
@@ -130,6 +147,7 @@ def test_reload_changes(spigate_bin, workdir, seed_rng):
         r = c.request("reload")
         assert r["sas"] == {"added": [], "removed": [], "replaced": [], "unchanged": 4}, r
         assert r["policies"]["unchanged"] == 5 and r["policies"]["runtime"] == 1, r
+        assert r["routes"]["rebuilt"] is False and r["routes"]["runtime"] == 1, r
         st = c.ok("stats")["stats"]
         assert not any(st["drop"].values()), st
         res = g.stop()
@@ -185,6 +203,38 @@ def test_reload_refused(case, spigate_bin, workdir, seed_rng):
         r = gw.request({"op": "reload"})
         assert r["ok"] is False and "SA 0x3005 dir out was added at runtime; delete it " \
             "first (sa-del) or leave it out of the file" in r["error"], r
+        gw.still_held()
+        gw.prove()
+    finally:
+        gw.g.__exit__(None, None, None)
+
+
+def test_reload_route_conflict(spigate_bin, workdir, seed_rng):
+    """A route added at runtime, then the same destination written in the
+    file with another next hop: reload refused (the route would be there
+    twice), routes, SAs and policies unchanged; after route-del of the
+    runtime one the same reload applies, the table rebuilt once."""
+    gw = start(spigate_bin, workdir, seed_rng)
+    try:
+        dep = gw.sc.dep
+        nb = [n for n in dep.neighbors if n.port == "lan0" and ":" not in n.ip]
+        assert len(nb) >= 2, dep.neighbors
+        r = gw.request({"op": "route-add", "route": {"dst": "10.203.0.0/16", "port": "lan0",
+                                                     "via": nb[0].ip}})
+        assert r["ok"], r
+        before = [gw.request({"op": o}) for o in ("policy-list", "sa-list", "route-list")]
+        dep.routes.append(Route("10.203.0.0/16", "lan0", via=nb[1].ip))
+        write_policy(dep, workdir)
+        r = gw.request({"op": "reload"})
+        assert r["ok"] is False and r["error"].startswith("reload: ") and \
+            "10.203.0.0/16" in r["error"], r
+        assert [gw.request({"op": o}) for o in ("policy-list", "sa-list", "route-list")] == \
+            before
+        assert gw.request({"op": "route-del", "route": {"dst": "10.203.0.0/16"}})["ok"]
+        r = gw.request({"op": "reload"})
+        assert r["ok"] and r["routes"]["rebuilt"] is True and r["routes"]["runtime"] == 0, r
+        rl = gw.request({"op": "route-list"})["routes"]
+        assert rl[-1] == {"dst": "10.203.0.0/16", "port": "lan0", "via": nb[1].ip}, rl
         gw.still_held()
         gw.prove()
     finally:
