@@ -22,7 +22,7 @@ from sgtest import expect, topo, traffic
 from test_natfloat import GCM, CBC, from_mapping, run_live, decrypt_check
 from sgtest.scenario import OutScenario
 
-N_OUT = 30000
+N_OUT = 200000        # still flowing when the CE (every 20 ms) floats the mapping
 NEW = ("2001:db8:77::1", 31337)          # the peer's new NAT mapping
 FORGER = ("2001:db8:66::6", 40001)
 REPLAYER = ("2001:db8:67::7", 40002)
