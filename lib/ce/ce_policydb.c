@@ -1533,13 +1533,256 @@ static int open_file(struct yctx *c, FILE **f)
 	return 0;
 }
 
+/*
+ * yaml_parser_load() without its size limit: libyaml grows a document's
+ * node list by doubling and refuses to pass INT_MAX / 2 bytes
+ * (yaml_stack_extend), about 22 million nodes: a policy file of some
+ * 650,000 SAs failed with "out of memory" on a machine with room to
+ * spare. This composer builds the same yaml_document_t from the parser's
+ * events with its own arrays (malloc'd, so yaml_document_delete() frees
+ * them): nodes, sequence items and mapping pairs, anchors and aliases.
+ * Tags are not kept (nothing here reads them). Returns 1 (an empty
+ * document at the end of the stream), or 0 with parser->error set.
+ */
+struct anchor {
+	char *name;
+	int node;
+};
+
+struct composer {
+	yaml_parser_t *p;
+	yaml_document_t *d;
+	size_t cap;                   /* of d->nodes */
+	int *open;                    /* containers not closed yet */
+	size_t n_open, cap_open;
+	struct anchor *anc;
+	size_t n_anc, cap_anc;
+};
+
+static int grow(void **a, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap : 16;
+	void *x;
+
+	if (n < *cap)
+		return 0;
+	while (c <= n)
+		c *= 2;
+	x = realloc(*a, c * size);
+	if (x == NULL)
+		return -1;
+	*a = x;
+	*cap = c;
+	return 0;
+}
+
+static int comp_fail(struct composer *k, yaml_error_type_t e,
+		     const char *problem, yaml_mark_t mark)
+{
+	k->p->error = e;
+	k->p->problem = problem;
+	k->p->problem_mark = mark;
+	k->p->context = NULL;
+	return -1;
+}
+
+/* Append a node; its index (from 1) or -1. */
+static int comp_node(struct composer *k, const yaml_node_t *n)
+{
+	yaml_document_t *d = k->d;
+	size_t used = (size_t)(d->nodes.top - d->nodes.start);
+	void *start = d->nodes.start;
+
+	if (used >= (size_t)INT32_MAX - 1 ||
+	    grow(&start, &k->cap, used, sizeof(*n)) != 0)
+		return comp_fail(k, YAML_MEMORY_ERROR, NULL, n->start_mark);
+	d->nodes.start = start;
+	d->nodes.top = d->nodes.start + used;
+	d->nodes.end = d->nodes.start + k->cap;
+	*d->nodes.top++ = *n;
+	return (int)used + 1;
+}
+
+/* Hang node 'idx' under the innermost open container. */
+static int comp_attach(struct composer *k, int idx, yaml_mark_t mark)
+{
+	yaml_node_t *c;
+
+	if (k->n_open == 0)
+		return 0;	/* the root */
+	c = k->d->nodes.start + k->open[k->n_open - 1] - 1;
+	if (c->type == YAML_SEQUENCE_NODE) {
+		size_t n = (size_t)(c->data.sequence.items.top -
+				    c->data.sequence.items.start);
+		size_t cap = (size_t)(c->data.sequence.items.end -
+				      c->data.sequence.items.start);
+		void *a = c->data.sequence.items.start;
+
+		if (grow(&a, &cap, n, sizeof(yaml_node_item_t)) != 0)
+			return comp_fail(k, YAML_MEMORY_ERROR, NULL, mark);
+		c->data.sequence.items.start = a;
+		c->data.sequence.items.top = c->data.sequence.items.start + n;
+		c->data.sequence.items.end = c->data.sequence.items.start + cap;
+		*c->data.sequence.items.top++ = idx;
+		return 0;
+	} else {
+		yaml_node_pair_t *last = c->data.mapping.pairs.top;
+		size_t n = (size_t)(c->data.mapping.pairs.top -
+				    c->data.mapping.pairs.start);
+		size_t cap = (size_t)(c->data.mapping.pairs.end -
+				      c->data.mapping.pairs.start);
+		void *a = c->data.mapping.pairs.start;
+
+		if (n != 0 && last[-1].value == 0) {
+			last[-1].value = idx;
+			return 0;
+		}
+		if (grow(&a, &cap, n, sizeof(yaml_node_pair_t)) != 0)
+			return comp_fail(k, YAML_MEMORY_ERROR, NULL, mark);
+		c->data.mapping.pairs.start = a;
+		c->data.mapping.pairs.top = c->data.mapping.pairs.start + n;
+		c->data.mapping.pairs.end = c->data.mapping.pairs.start + cap;
+		c->data.mapping.pairs.top->key = idx;
+		c->data.mapping.pairs.top->value = 0;
+		c->data.mapping.pairs.top++;
+		return 0;
+	}
+}
+
+static int comp_anchor(struct composer *k, yaml_char_t **name, int idx,
+		       yaml_mark_t mark)
+{
+	if (*name == NULL)
+		return 0;
+	if (grow((void **)&k->anc, &k->cap_anc, k->n_anc, sizeof(*k->anc)) != 0)
+		return comp_fail(k, YAML_MEMORY_ERROR, NULL, mark);
+	k->anc[k->n_anc].name = (char *)*name;	/* taken from the event */
+	k->anc[k->n_anc++].node = idx;
+	*name = NULL;
+	return 0;
+}
+
+/* One event of a document's body; 1 when the document ended. */
+static int comp_event(struct composer *k, yaml_event_t *ev)
+{
+	yaml_node_t n;
+	int idx;
+	size_t i;
+
+	memset(&n, 0, sizeof(n));
+	n.start_mark = ev->start_mark;
+	n.end_mark = ev->end_mark;
+	switch (ev->type) {
+	case YAML_DOCUMENT_END_EVENT:
+		k->d->end_implicit = ev->data.document_end.implicit;
+		k->d->end_mark = ev->end_mark;
+		return 1;
+	case YAML_ALIAS_EVENT:
+		for (i = k->n_anc; i > 0; i--)
+			if (strcmp(k->anc[i - 1].name,
+				   (const char *)ev->data.alias.anchor) == 0)
+				return comp_attach(k, k->anc[i - 1].node,
+						   ev->start_mark);
+		return comp_fail(k, YAML_COMPOSER_ERROR, "found undefined alias",
+				 ev->start_mark);
+	case YAML_SCALAR_EVENT:
+		n.type = YAML_SCALAR_NODE;
+		n.data.scalar.value = ev->data.scalar.value;
+		n.data.scalar.length = ev->data.scalar.length;
+		n.data.scalar.style = ev->data.scalar.style;
+		if ((idx = comp_node(k, &n)) < 0)
+			return -1;
+		ev->data.scalar.value = NULL;	/* the node has it now */
+		if (comp_anchor(k, &ev->data.scalar.anchor, idx, n.start_mark) ||
+		    comp_attach(k, idx, n.start_mark))
+			return -1;
+		return 0;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (ev->type == YAML_SEQUENCE_START_EVENT) {
+			n.type = YAML_SEQUENCE_NODE;
+			n.data.sequence.style = ev->data.sequence_start.style;
+		} else {
+			n.type = YAML_MAPPING_NODE;
+			n.data.mapping.style = ev->data.mapping_start.style;
+		}
+		if ((idx = comp_node(k, &n)) < 0 ||
+		    comp_anchor(k, ev->type == YAML_SEQUENCE_START_EVENT ?
+				&ev->data.sequence_start.anchor :
+				&ev->data.mapping_start.anchor, idx,
+				n.start_mark) ||
+		    comp_attach(k, idx, n.start_mark) ||
+		    grow((void **)&k->open, &k->cap_open, k->n_open,
+			 sizeof(*k->open)) != 0)
+			return k->p->error ? -1 :
+				comp_fail(k, YAML_MEMORY_ERROR, NULL, n.start_mark);
+		k->open[k->n_open++] = idx;
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (k->n_open != 0)
+			k->d->nodes.start[k->open[--k->n_open] - 1].end_mark =
+				ev->end_mark;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int load_doc(yaml_parser_t *p, yaml_document_t *d)
+{
+	struct composer k = { .p = p, .d = d };
+	yaml_event_t ev;
+	int r = 0;
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	if (!p->stream_start_produced) {
+		if (!yaml_parser_parse(p, &ev))
+			return 0;
+		yaml_event_delete(&ev);	/* STREAM-START */
+	}
+	if (p->stream_end_produced)
+		return 1;
+	if (!yaml_parser_parse(p, &ev))
+		return 0;
+	if (ev.type == YAML_STREAM_END_EVENT) {
+		yaml_event_delete(&ev);
+		return 1;
+	}
+	/* DOCUMENT-START */
+	d->start_implicit = ev.data.document_start.implicit;
+	d->start_mark = ev.start_mark;
+	yaml_event_delete(&ev);
+	for (;;) {
+		if (!yaml_parser_parse(p, &ev)) {
+			r = -1;
+			break;
+		}
+		r = comp_event(&k, &ev);
+		yaml_event_delete(&ev);
+		if (r != 0)
+			break;
+	}
+	for (i = 0; i < k.n_anc; i++)
+		free(k.anc[i].name);
+	free(k.anc);
+	free(k.open);
+	if (r < 0) {
+		yaml_document_delete(d);
+		memset(d, 0, sizeof(*d));
+		return 0;
+	}
+	return 1;
+}
+
 static void parse_doc(struct yctx *c, yaml_parser_t *parser)
 {
 	yaml_document_t doc, more;
 	yaml_node_t *root, *next;
 	struct seen s;
 
-	if (yaml_parser_load(parser, &doc) == 0) {
+	if (load_doc(parser, &doc) == 0) {
 		syntax_error(c, parser);
 		return;
 	}
@@ -1560,7 +1803,7 @@ static void parse_doc(struct yctx *c, yaml_parser_t *parser)
 		}
 	}
 	/* a second document would silently be ignored */
-	if (yaml_parser_load(parser, &more) == 0) {
+	if (load_doc(parser, &more) == 0) {
 		syntax_error(c, parser);
 	} else {
 		next = yaml_document_get_root_node(&more);

@@ -763,6 +763,86 @@ static void t_reload(struct tctx *t)
 	assert_int_equal(t->diag.errors, 0);
 }
 
+/*
+ * The policy database's own YAML composer (ce_policydb.c load_doc(), which
+ * replaces yaml_parser_load() and its 22-million-node limit): anchors and
+ * aliases resolve to the same node, an undefined alias is a YAML error at
+ * its line, a second document is refused, an empty text is an empty
+ * database, and a large file (20,000 SAs and policies, ~700,000 nodes,
+ * past several doublings of every array) loads item by item.
+ */
+static void t_yaml_composer(struct tctx *t)
+{
+	static const char *anchors =
+		"sas:\n"
+		"  - &sa { spi: 0x1000, dir: in, mode: tunnel, aead: aes-128-gcm,\n"
+		"          key: &k 0x0102030405060708090a0b0c0d0e0f1011121314,\n"
+		"          local: 192.0.2.1, remote: 192.0.2.2 }\n"
+		"  - { spi: 0x1001, dir: in, mode: tunnel, aead: aes-128-gcm,\n"
+		"      key: *k, local: 192.0.2.1, remote: 192.0.2.3 }\n"
+		"policies:\n"
+		"  - { dir: in, src: &net 10.0.0.0/8, dst: 10.1.0.0/16,\n"
+		"      action: protect, sa: 0x1000 }\n"
+		"  - { dir: out, src: 10.1.0.0/16, dst: *net, action: bypass }\n";
+	struct ce_policydb db;
+	char *big, *p;
+	size_t cap = 20000 * 400 + 64;
+	unsigned i;
+
+	assert_int_equal(ce_policydb_parse("a.yaml", anchors, strlen(anchors),
+					   &db, &t->diag), 0);
+	assert_int_equal(db.n_sas, 2);
+	assert_memory_equal(db.sas[0].key, db.sas[1].key, 20);
+	assert_int_equal(db.sas[1].key[19], 0x14);
+	assert_prefix(&db.policies[0].src, "10.0.0.0/8");
+	assert_prefix(&db.policies[1].dst, "10.0.0.0/8");
+	ce_policydb_free(&db);
+
+	assert_int_equal(ce_policydb_parse("b.yaml", "sas: [ *nope ]\n", 15,
+					   &db, &t->diag), -EINVAL);
+	assert_string_equal(t->diag.buf, "b.yaml:1: found undefined alias\n");
+	ce_policydb_free(&db);
+	ce_diag_fini(&t->diag);
+	ce_diag_init(&t->diag);
+
+	assert_int_equal(ce_policydb_parse("c.yaml", "sas: []\n---\nsas: []\n",
+					   20, &db, &t->diag), -EINVAL);
+	assert_string_equal(t->diag.buf,
+			    "c.yaml:3: only one YAML document allowed\n");
+	ce_policydb_free(&db);
+	ce_diag_fini(&t->diag);
+	ce_diag_init(&t->diag);
+
+	assert_int_equal(ce_policydb_parse("d.yaml", "", 0, &db, &t->diag), 0);
+	assert_int_equal(db.n_sas + db.n_policies, 0);
+	ce_policydb_free(&db);
+
+	big = malloc(cap);
+	assert_non_null(big);
+	p = big + sprintf(big, "sas:\n");
+	for (i = 0; i < 20000; i++)
+		p += sprintf(p, "  - { spi: %u, dir: in, mode: tunnel, aead: "
+			     "aes-128-gcm, key: 0x%040x, local: 192.0.2.1, "
+			     "remote: 192.0.2.2 }\n", 0x1000 + i, i);
+	p += sprintf(p, "policies:\n");
+	for (i = 0; i < 20000; i++)
+		p += sprintf(p, "  - { dir: in, src: 10.%u.%u.0/24, dst: "
+			     "10.200.0.0/16, action: protect, sa: %u }\n",
+			     i / 256, i % 256, 0x1000 + i);
+	assert_true((size_t)(p - big) < cap);
+	assert_int_equal(ce_policydb_parse("e.yaml", big, (size_t)(p - big),
+					   &db, &t->diag), 0);
+	assert_int_equal(db.n_sas, 20000);
+	assert_int_equal(db.n_policies, 20000);
+	assert_int_equal(db.sas[19999].spi, 0x1000 + 19999);
+	assert_int_equal(db.sas[19999].key[19], 19999 & 0xff);
+	assert_int_equal(db.sas[19999].line, 20001);
+	assert_int_equal(db.policies[19999].line, 40002);
+	assert_prefix(&db.policies[19999].src, "10.78.31.0/24");
+	ce_policydb_free(&db);
+	free(big);
+}
+
 /* ================= checks of valid cases ================= */
 
 static void c_defaults(struct tctx *t)
@@ -966,6 +1046,7 @@ static const struct tcase cases[] = {
 	/* ---- valid files ---- */
 	{ "valid: data/gateway.conf + policy.yaml, every key", .run = t_data_example },
 	{ "valid: reload after free, validate without db", .run = t_reload },
+	{ "yaml composer: anchors, aliases, documents, size", .run = t_yaml_composer },
 	{ "valid: minimal files, defaults", .check = c_defaults },
 	{ "valid: CONTRACT.md example",
 	  .dep =
