@@ -414,10 +414,18 @@ dispatch(struct dfe *d, struct rte_mbuf *in[], unsigned n)
 	uint32_t slot[SG_BURST];
 	unsigned i, j, ng = 0;
 
+	/* packets a CFE on another lcore received: their lines are in its
+	 * cache, not ours */
+	for (i = 0; i < n; i++) {
+		rte_prefetch0(in[i]);
+		rte_prefetch0(sg_meta(in[i]));
+	}
 	for (i = 0; i < n; i++) {
 		slot[i] = cfe_class_slot(sg_meta(in[i])->cls);
 		if (likely(slot[i] < d->c.max_sa))
 			rte_prefetch0((const void *)&d->sa[slot[i]]);
+		rte_prefetch0(rte_pktmbuf_mtod(in[i], const uint8_t *) +
+			      in[i]->l2_len + in[i]->l3_len);
 	}
 	for (i = 0; i < n; i++) {
 		sav[i] = NULL;
