@@ -37,6 +37,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import gen_traffic as gt  # noqa: E402
+import gen_outbound as go  # noqa: E402
 from lib_run import (BenchError, Proc, Telemetry, kill_all, cpu_jiffies,  # noqa: E402
                      self_jiffies, CLK_TCK)
 
@@ -49,13 +50,25 @@ EAL_COMMON = ["--no-huge", "--no-pci"]
 MAP = {
     # spigate: CE alone on CPU 0 (main lcore 0), CFE+DFE lcore 1 on CPU 1
     ("spigate", 1): ("0@0,1@1", [1], [1]),
-    # spigate: CE and CFE share CPU 0, DFE alone on CPU 1
-    ("spigate", 2): ("0@0,1@0,2@1", [1], [2]),
+    # spigate, one SA: CE + CFE on lcore 0 (CPU 0), DFE on lcore 1 (CPU 1).
+    # An SA is owned by one DFE, so a single SA cannot use two DFEs.
+    ("spigate", 2): ("0@0,1@1", [0], [1]),
+    # spigate, many SAs: CFE + DFE on both lcores (the CE shares lcore 0),
+    # one RX queue each, as the peer gets
+    ("spigate", "2many"): ("0@0,1@1", [0, 1], [0, 1]),
     # ipsec-secgw: one worker = its main lcore 1 on CPU 1 (CPU 0 left idle)
     ("peer", 1): ("1@1", None, None),
     # ipsec-secgw: two workers, lcore 0 (main) on CPU 0, lcore 1 on CPU 1
     ("peer", 2): ("0@0,1@1", None, None),
 }
+
+
+def spigate_map(workers, nsas):
+    """(--lcores, cfe lcores, dfe lcores) of spigate for a row."""
+    if workers == 2 and nsas > 1:
+        return MAP[("spigate", "2many")]
+    return MAP[("spigate", workers)]
+
 
 T0 = time.monotonic()
 COMMANDS = {}        # kind -> one example argv, for the docs
@@ -114,8 +127,12 @@ def row_matrix(quick):
         R += [Row("gcm128", "64", 1, "lookaside", 1)]
         R += [Row("gcm128", "64", 1, "cpu", 2)]
         R += [Row("gcm128", "64", n, "cpu", 1) for n in (1000, 100000)]
+        R += [Row("gcm128", "64", 1000, "cpu", 2)]
         R += [Row("cbc128-sha256", "64", n, "cpu", 1) for n in (1, 1000)]
         R += [Row("gcm256", "imix", 1, "cpu", 1)]
+        R += [Row("gcm128", "64", n, "cpu", 1, "out") for n in (1, 1000)]
+        R += [Row("gcm128", "64", 1, "lookaside", 1, "out")]
+        R += [Row("cbc128-sha256", "64", 1, "cpu", 1, "out")]
         return R
     for mode in ("cpu", "lookaside"):
         for alg in gt.ALGS:
@@ -126,19 +143,33 @@ def row_matrix(quick):
         for alg in gt.ALGS:                                      # two workers
             for s in ("64", "1420"):
                 R.append(Row(alg, s, 1, mode, 2))
-        R.append(Row("gcm128", "64", 100000, mode, 2))
+        for n in (1000, 100000):
+            R.append(Row("gcm128", "64", n, mode, 2))
+    for mode in ("cpu", "lookaside"):                            # outbound, one worker
+        for alg in gt.ALGS:
+            for s in gt.SIZES:
+                R.append(Row(alg, s, 1, mode, 1, "out"))
+            R.append(Row(alg, "64", 1000, mode, 1, "out"))
     return R
 
 
 # ------------------------------------------------------------------ traffic
 
-def traffic(alg, size, nsas):
+def traffic(alg, size, nsas, direction="in"):
     """(pcap path, packet count); generated once, regenerated when the
-    generator changes."""
+    generator changes. Outbound captures are clear traffic, the same for
+    every algorithm."""
     d = os.path.join(WORK, "traffic")
     os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "%s-%s-%d.pcap" % (alg, size, nsas))
     count = gt.default_count(size, nsas)
+    if direction == "out":
+        path = os.path.join(d, "out-%s-%d.pcap" % (size, nsas))
+        gen = os.path.join(HERE, "gen_outbound.py")
+        if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(gen):
+            gt.write_pcap(path, go.build_frames(size, nsas, count))
+            log("  generated %s (%d frames)" % (os.path.relpath(path, ROOT), count))
+        return path, count
+    path = os.path.join(d, "%s-%s-%d.pcap" % (alg, size, nsas))
     gen = os.path.join(HERE, "gen_traffic.py")
     if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(gen):
         t = time.monotonic()
@@ -150,11 +181,11 @@ def traffic(alg, size, nsas):
     return path, count
 
 
-def cached_text(name, fn):
+def cached_text(name, fn, gen="gen_traffic.py"):
     d = os.path.join(WORK, "conf")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, name)
-    gen = os.path.join(HERE, "gen_traffic.py")
+    gen = os.path.join(HERE, gen)
     if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(gen):
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
@@ -163,12 +194,18 @@ def cached_text(name, fn):
     return path
 
 
-def spigate_policy_file(alg, nsas, install="eager"):
+def spigate_policy_file(alg, nsas, install="eager", direction="in"):
+    if direction == "out":
+        return cached_text("spigate-out-%s-%d.yaml" % (alg, nsas),
+                           lambda: go.spigate_policy(alg, nsas), "gen_outbound.py")
     return cached_text("spigate-%s-%d-%s.yaml" % (alg, nsas, install),
                        lambda: gt.spigate_policy(alg, nsas, install))
 
 
-def peer_cfg_file(alg, nsas, sa_type):
+def peer_cfg_file(alg, nsas, sa_type, direction="in"):
+    if direction == "out":
+        return cached_text("peer-out-%s-%d-%s.cfg" % (alg, nsas, sa_type or "lookaside-none"),
+                           lambda: go.peer_cfg(alg, nsas, sa_type), "gen_outbound.py")
     return cached_text("peer-%s-%d-%s.cfg" % (alg, nsas, sa_type or "lookaside-none"),
                        lambda: gt.peer_cfg(alg, nsas, sa_type))
 
@@ -246,6 +283,7 @@ class Bench:
         self.quiet_budget = 120.0 if a.quick else 3600.0
         self.quiet_waited = 0.0
         self.disturbed = 0
+        self.out_checked = {}
 
     def wait_quiet(self, limit=0.10, max_wait=60.0):
         """Wait until the other processes of the box use less than `limit`
@@ -281,14 +319,22 @@ class Bench:
 
     # -------- spigate
     def spigate_conf(self, prefix, pcap, count, nsas, alg, mode, workers, install="eager",
-                     extra="", rx_vdev=None, tx_vdev=None, mbufs=None, policy=None):
-        lc, cfe, dfe = MAP[("spigate", workers)]
-        mbufs = mbufs or round_up(count + 32768, 1024)
-        rx = rx_vdev or "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap
+                     extra="", rx_vdev=None, tx_vdev=None, mbufs=None, policy=None,
+                     direction="in"):
+        """Inbound: the capture arrives on wan0 (unprotected), lan0 sends to
+        net_null. Outbound: the capture arrives on lan0 (protected), wan0
+        sends the ESP to net_null (or where tx_vdev says)."""
+        lc, cfe, dfe = spigate_map(workers, nsas)
+        # one RX queue per CFE: net_pcap gives a queue per rx_pcap, each
+        # replaying its own copy of the capture (the peer's 2-worker setup)
+        nq = len(cfe)
+        mbufs = mbufs or round_up(count * nq + 32768, 1024)
+        rx = rx_vdev or "net_pcap0,%s,infinite_rx=1" % ",".join(["rx_pcap=%s" % pcap] * nq)
         tx = tx_vdev or "net_null0,no-rx=1"
         eal = ["--lcores", lc, "-m", str(mem_mb(mbufs, nsas))] + EAL_COMMON + [
             "--file-prefix", prefix, "--vdev", rx, "--vdev", tx, "--vdev", "crypto_aesni_mb0"]
-        policy = policy or spigate_policy_file(alg, nsas, install)
+        policy = policy or spigate_policy_file(alg, nsas, install, direction)
+        wan, lan = (rx, tx) if direction == "in" else (tx, rx)
         d = os.path.join(self.rundir, prefix)
         os.makedirs(d, exist_ok=True)
         conf = os.path.join(d, "gateway.conf")
@@ -300,17 +346,61 @@ class Bench:
                     '    mac = "%s"; address = "%s/24"; },\n'
                     '  { name = "lan0"; device = "%s"; role = "protected";\n'
                     '    mac = "%s"; address = "192.168.105.1/24"; }\n);\n'
-                    % (rx.split(",")[0], gt.GW_MAC, gt.OUTER_DST, tx.split(",")[0], gt.LAN_MAC))
+                    % (wan.split(",")[0], gt.GW_MAC, gt.OUTER_DST, lan.split(",")[0], gt.LAN_MAC))
             f.write("lcores = { cfe = [ %s ]; dfe = [ %s ]; ce = 0; };\n"
                     % (", ".join(map(str, cfe)), ", ".join(map(str, dfe))))
             f.write('crypto = { mode = "%s"; devices = [ "crypto_aesni_mb0" ]; };\n' % mode)
             f.write('policy = "%s";\ntelemetry = true;\nmbufs = %d;\n%s' % (policy, mbufs, extra))
         return conf
 
+    def check_outbound(self, row):
+        """Before an outbound row is trusted: spigate on the row's capture
+        (replayed once, not in a loop), wan0 written to a pcap. Every packet
+        must come out, as ESP that scapy decrypts to the packet sent."""
+        key = (row.alg, row.size, row.sas, row.mode)
+        if key in self.out_checked:
+            return self.out_checked[key]
+        pcap, count = traffic(row.alg, row.size, row.sas, "out")
+        prefix = uniq("sgchk")
+        d = os.path.join(self.rundir, prefix)
+        os.makedirs(d, exist_ok=True)
+        outp = os.path.join(d, "wan0.pcap")
+        conf = self.spigate_conf(prefix, pcap, count, row.sas, row.alg, row.mode, 1,
+                                 rx_vdev="net_pcap0,rx_pcap=%s" % pcap,
+                                 tx_vdev="net_pcap1,tx_pcap=%s" % outp, direction="out")
+        stats = os.path.join(d, "stats.json")
+        argv = [self.spigate, "-f", conf, "--exit-idle", "500", "--stats-out", stats]
+        p = Proc("spigate", argv, prefix, os.path.join(d, "log"))
+        try:
+            p.p.wait(start_timeout(row.sas) + 60)
+        except subprocess.TimeoutExpired:
+            pass
+        p.stop()
+        frames = go.read_pcap(outp)
+        with open(stats) as f:
+            st = json.load(f)
+        sample = frames[:8] + frames[len(frames) // 2:len(frames) // 2 + 8]
+        bad = go.check_esp(row.alg, row.size, row.sas, sample, len(sample))
+        if len(frames) != count or st.get("encrypted") != count:
+            bad.append("%d packets in, %d encrypted, %d frames out"
+                       % (count, st.get("encrypted", 0), len(frames)))
+        r = {"frames": len(frames), "sent": count, "checked": len(sample), "problems": bad}
+        log("  outbound check %s: %d of %d packets out as ESP, %d decrypted by scapy%s"
+            % (row.label(), len(frames), count, len(sample),
+               (": " + "; ".join(bad[:3])) if bad else ", all as sent"))
+        self.out_checked[key] = r
+        return r
+
     def run_spigate(self, row):
-        pcap, count = traffic(row.alg, row.size, row.sas)
+        if row.dir == "out":
+            chk = self.check_outbound(row)
+            if chk["problems"]:
+                raise BenchError("outbound output is not the ESP expected: %s"
+                                 % "; ".join(chk["problems"][:3]))
+        pcap, count = traffic(row.alg, row.size, row.sas, row.dir)
         prefix = uniq("sg")
-        conf = self.spigate_conf(prefix, pcap, count, row.sas, row.alg, row.mode, row.workers)
+        conf = self.spigate_conf(prefix, pcap, count, row.sas, row.alg, row.mode, row.workers,
+                                 direction=row.dir)
         argv = [self.spigate, "-f", conf]
         COMMANDS.setdefault("spigate %dw" % row.workers, (argv, conf))
         p = Proc("spigate", argv, prefix, os.path.join(self.rundir, prefix, "log"))
@@ -321,8 +411,9 @@ class Bench:
             # the deployment (and every eager SA) is installed
             wait_for(lambda: tel.cmd("/spigate/stats") is not None, p, start_timeout(row.sas),
                      "before its telemetry commands came up")
-            wait_for(lambda: tel.cmd("/spigate/stats")["decrypted"] > 0, p, 60,
-                     "before decrypting anything")
+            ctr = "decrypted" if row.dir == "in" else "encrypted"
+            wait_for(lambda: tel.cmd("/spigate/stats")[ctr] > 0, p, 60,
+                     "before %s anything" % ("decrypting" if row.dir == "in" else "encrypting"))
             t_ready = time.monotonic() - p.t_start
 
             def sample():
@@ -334,7 +425,7 @@ class Bench:
                 tel.close()
             rc = p.stop()
         (s0, l0), (s1, l1) = a["sample"], b["sample"]
-        dec = s1["decrypted"] - s0["decrypted"]
+        dec = s1[ctr] - s0[ctr]
         workers = [k for k, v in l1.items() if ("cfe" in v["role"] or "dfe" in v["role"])]
         busy = sum(l1[k]["busy_cycles"] - l0[k]["busy_cycles"] for k in workers)
         # TSC Hz, calibrated: a worker lcore's busy + idle cycles over the wall window
@@ -350,18 +441,28 @@ class Bench:
 
     # -------- ipsec-secgw
     def run_peer(self, row):
-        pcap, count = traffic(row.alg, row.size, row.sas)
+        pcap, count = traffic(row.alg, row.size, row.sas, row.dir)
         prefix = uniq("peer")
         lc = MAP[("peer", row.workers)][0]
         sa_type = "cpu-crypto" if row.mode == "cpu" else None
-        cfg = peer_cfg_file(row.alg, row.sas, sa_type)
+        cfg = peer_cfg_file(row.alg, row.sas, sa_type, row.dir)
         nq = row.workers
         mbufs = count * nq + 16384
         rx = "net_pcap0," + ",".join(["rx_pcap=%s" % pcap] * nq) + ",infinite_rx=1"
         lcores = [int(x.split("@")[0]) for x in lc.split(",")]
         config = ",".join("(0,%d,%d)" % (q, lcores[q]) for q in range(nq))
+        if row.dir == "out":
+            # the capture arrives on port 1; port 0 (net_null, nothing to
+            # receive) keeps a queue too: the peer sets up the crypto of its
+            # inbound SAs only for lcores that poll the unprotected port
+            config = ",".join("(1,%d,%d),(0,%d,%d)" % (q, lcores[q], q, lcores[q])
+                              for q in range(nq))
+        # port 0 is the unprotected port (-u 0x1), port 1 the protected one;
+        # ports are numbered in --vdev order
+        vdevs = [rx, "net_null0,no-rx=1"] if row.dir == "in" else ["net_null0,no-rx=1", rx]
+        inp, outp = (0, 1) if row.dir == "in" else (1, 0)
         argv = [self.peer, "--lcores", lc, "-m", str(mem_mb(mbufs, row.sas))] + EAL_COMMON + [
-            "--file-prefix", prefix, "--vdev", rx, "--vdev", "net_null0,no-rx=1",
+            "--file-prefix", prefix, "--vdev", vdevs[0], "--vdev", vdevs[1],
             "--vdev", "crypto_aesni_mb0", "--",
             "-p", "0x3", "-P", "-u", "0x1", "-l", "-s", str(mbufs), "-f", cfg,
             "--config", config]
@@ -372,12 +473,13 @@ class Bench:
         tel = None
         try:
             tel = Telemetry(prefix, p, start_timeout(row.sas) * 2)
-            wait_for(lambda: tel.cmd("/ethdev/stats,1")["opackets"] > 0, p, 60,
+            wait_for(lambda: tel.cmd("/ethdev/stats,%d" % outp)["opackets"] > 0, p, 60,
                      "before forwarding anything")
             t_ready = time.monotonic() - p.t_start
 
             def sample():
-                return tel.cmd("/ethdev/stats,1")["opackets"], tel.cmd("/ethdev/stats,0")
+                return (tel.cmd("/ethdev/stats,%d" % outp)["opackets"],
+                        tel.cmd("/ethdev/stats,%d" % inp))
             a, b, dt, foreign, steal = Window([p]).measure(sample, self.warm, self.window)
             rss = p.rss_kb().get("VmRSS", 0) / 1024.0
         finally:
@@ -394,8 +496,8 @@ class Bench:
         return r
 
     # -------- the rig: pcap -> null forwarding
-    def run_fwd(self, alg, size, nsas):
-        pcap, count = traffic(alg, size, nsas)
+    def run_fwd(self, alg, size, nsas, direction="in"):
+        pcap, count = traffic(alg, size, nsas, direction)
         prefix = uniq("fwd")
         mbufs = count + 16384
         argv = [TESTPMD, "--lcores", "0@0,1@1", "-m", str(mem_mb(mbufs))] + EAL_COMMON + [
@@ -460,13 +562,23 @@ class Bench:
         s = int(size)
         return s + 2 + (-(s + 2)) % align
 
-    def run_crypto(self, alg, size):
+    def run_crypto(self, alg, size, direction="in"):
         """dpdk-test-crypto-perf --ptest throughput, one lcore (lcore 1 on
-        CPU 1), aesni_mb, the operation inbound ESP needs, on one size."""
+        CPU 1), aesni_mb, the operation ESP needs in that direction (decrypt
+        + verify inbound, encrypt + generate outbound), on one size."""
         kind = gt.ALGS[alg]["kind"]
         buf = self.esp_payload(alg, size)
         prefix = uniq("cp")
-        if kind == "gcm":
+        if direction == "out" and kind == "gcm":
+            alg_args = ["--optype", "aead", "--aead-algo", "aes-gcm", "--aead-op", "encrypt",
+                        "--aead-key-sz", str(gt.ALGS[alg]["klen"]), "--aead-iv-sz", "12",
+                        "--aead-aad-sz", "8", "--digest-sz", "16"]
+        elif direction == "out":
+            alg_args = ["--optype", "cipher-then-auth", "--cipher-algo", "aes-cbc",
+                        "--cipher-op", "encrypt", "--cipher-key-sz", "16",
+                        "--cipher-iv-sz", "16", "--auth-algo", "sha2-256-hmac",
+                        "--auth-op", "generate", "--auth-key-sz", "32", "--digest-sz", "16"]
+        elif kind == "gcm":
             alg_args = ["--optype", "aead", "--aead-algo", "aes-gcm", "--aead-op", "decrypt",
                         "--aead-key-sz", str(gt.ALGS[alg]["klen"]), "--aead-iv-sz", "12",
                         "--aead-aad-sz", "8", "--digest-sz", "16"]
@@ -484,7 +596,7 @@ class Bench:
             "--ptest", "throughput", "--devtype", "crypto_aesni_mb"] + alg_args + [
             "--buffer-sz", str(buf), "--burst-sz", "32",
             "--total-ops", str(ops), "--silent", "--csv-friendly"]
-        COMMANDS.setdefault("crypto-perf %s" % kind, (argv, None))
+        COMMANDS.setdefault("crypto-perf %s %s" % (kind, direction), (argv, None))
         d = os.path.join(self.rundir, prefix)
         os.makedirs(d, exist_ok=True)
         import resource
@@ -517,8 +629,8 @@ class Bench:
         for rep in range(reps):
             for i, row in enumerate(rows):
                 tag = "[row %d/%d rep %d/%d]" % (i + 1, n, rep + 1, reps)
-                ck = (row.alg, row.size)
-                fk = (row.alg, row.size, row.sas)
+                ck = (row.alg, row.size, row.dir)
+                fk = (row.alg, row.size, row.sas, row.dir)
                 def have(d, k):
                     return any(r.get("rep") == rep for r in d.get(k, []))
 
@@ -529,16 +641,17 @@ class Bench:
                         # IMIX: the 7:4:1 average of the three sizes' cycles
                         parts = gt.IMIX if row.size == "imix" else [row.size]
                         for sz in sorted(set(map(str, parts))):
-                            k2 = (row.alg, sz)
+                            k2 = (row.alg, sz, row.dir)
                             if not have(cry, k2):
-                                r = self.measured(self.run_crypto, row.alg, sz)
+                                r = self.measured(self.run_crypto, row.alg, sz, row.dir)
                                 r["rep"] = rep
                                 cry.setdefault(k2, []).append(r)
-                                writer(rep, Row(row.alg, sz, 1, "-", 1), "crypto-perf",
-                                       r["cycles"], r)
+                                writer(rep, Row(row.alg, sz, 1, "-", 1, row.dir),
+                                       "crypto-perf", r["cycles"], r)
                         if row.size == "imix":
-                            c = sum(of_rep(cry, (row.alg, str(x)))["cycles"] for x in parts)
-                            f = max(of_rep(cry, (row.alg, str(x))).get("foreign") or 0
+                            c = sum(of_rep(cry, (row.alg, str(x), row.dir))["cycles"]
+                                    for x in parts)
+                            f = max(of_rep(cry, (row.alg, str(x), row.dir)).get("foreign") or 0
                                     for x in parts)
                             cry.setdefault(ck, []).append({"cycles": c / len(parts), "rep": rep,
                                                            "foreign": f})

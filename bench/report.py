@@ -2,9 +2,10 @@
 docs/PERFORMANCE.md between the markers of the run's kind (quick / full).
 
 Definitions (docs/PERFORMANCE.md, "Method"):
-- Mpps: decrypted packets per second (spigate: /spigate/stats decrypted;
-  ipsec-secgw: /ethdev/stats of its protected port, opackets), median of the
-  repetitions, [min..max].
+- Mpps: decrypted (inbound) or encrypted (outbound) packets per second
+  (spigate: /spigate/stats decrypted / encrypted; ipsec-secgw: /ethdev/stats
+  opackets of its protected / unprotected port), median of the repetitions,
+  [min..max].
 - inner Gbps: Mpps x mean inner IP packet size x 8.
 - cycles/pkt: TSC cycles of all worker CPUs per packet = workers x TSC Hz /
   packets per second (the workers poll without pause, so every cycle of
@@ -102,8 +103,8 @@ def summarize(rows, res, fwd, cry, tsc):
     for row in rows:
         S = by_rep(res.get((row.id, "spigate"), []))
         P = by_rep(res.get((row.id, "peer"), []))
-        C = by_rep(cry.get((row.alg, row.size), []))
-        F = by_rep(fwd.get((row.alg, row.size, row.sas), []))
+        C = by_rep(cry.get((row.alg, row.size, row.dir), []))
+        F = by_rep(fwd.get((row.alg, row.size, row.sas, row.dir), []))
         reps = sorted(set(S) | set(P))
 
         def pick(D):
@@ -184,7 +185,7 @@ SIZE_LABEL = {"64": "64", "512": "512", "1420": "1420", "imix": "IMIX"}
 ALG_LABEL = {"gcm128": "AES-128-GCM", "gcm256": "AES-256-GCM", "cbc128-sha256": "AES-128-CBC+SHA256"}
 
 
-def table_md(summary, rows_all_outbound=True):
+def table_md(summary):
     h = ("| dir | algorithm | inner B | SAs | crypto | workers | spigate Mpps [min..max] | "
          "ipsec-secgw Mpps [min..max] | spigate / ipsec-secgw | rig limit Mpps | "
          "spigate / limit | ipsec-secgw / limit | spigate Gbps | ipsec-secgw Gbps | "
@@ -215,9 +216,6 @@ def table_md(summary, rows_all_outbound=True):
                          "%s (%s + %s)" % (f2(d["limit_cyc"], 0), f2(d["crypto_cyc"], 0),
                                            f2(d["fwd_cyc"], 0)) if d["limit_cyc"] else "-",
                          "; ".join(notes)))
-    if rows_all_outbound:
-        lines.append("| out | (every row above) | | | | | not built yet | | | | | | | | | | | "
-                     "outbound encryption is being written |")
     return "\n".join(lines)
 
 
@@ -453,23 +451,24 @@ def load_raw(resdir):
                 d["drops"] = json.loads(notes)
             elif notes:
                 d["error"] = notes
+            dr = r.get("dir") or "in"
             if r["impl"] == "crypto-perf":
                 d["cycles"] = val
-                cry.setdefault((r["alg"], r["size"]), []).append(d)
+                cry.setdefault((r["alg"], r["size"], dr), []).append(d)
             elif r["impl"] == "testpmd-io":
                 d["mpps"] = val
-                fwd.setdefault((r["alg"], r["size"], int(r["sas"])), []).append(d)
+                fwd.setdefault((r["alg"], r["size"], int(r["sas"]), dr), []).append(d)
             else:
                 d["mpps"] = val
                 res.setdefault((r["row"], r["impl"]), []).append(d)
     # IMIX crypto: the 7:4:1 average of the sizes, per repetition
-    for alg in {a for a, _ in cry}:
-        parts = [(alg, str(x)) for x in gt.IMIX]
+    for alg, dr in {(a, d) for a, _, d in cry}:
+        parts = [(alg, str(x), dr) for x in gt.IMIX]
         if all(p in cry for p in parts):
             reps = set.intersection(*[{d["rep"] for d in cry[p]} for p in parts])
             for rep in sorted(reps):
                 ds = [next(d for d in cry[p] if d["rep"] == rep) for p in parts]
-                cry.setdefault((alg, "imix"), []).append(
+                cry.setdefault((alg, "imix", dr), []).append(
                     {"rep": rep, "cycles": sum(d["cycles"] for d in ds) / len(ds),
                      "foreign": max(d.get("foreign", 0) for d in ds)})
     return res, fwd, cry

@@ -319,6 +319,21 @@ ce_stop(struct ce *ce)
 }
 
 /*
+ * While it has nothing to do, the CE is polled at most every CE_IDLE_POLL_US
+ * (measured: an idle ce_poll() costs about 300 cycles). Two reasons:
+ * - sharing its lcore with a CFE or DFE, it would otherwise take those
+ *   cycles from every data-path iteration;
+ * - on an lcore of its own it would re-read every lcore's counter block
+ *   (the RX counters, for --exit-idle) millions of times a second, and each
+ *   read takes the line away from the worker that writes it: the worker's
+ *   next counter update became a cache miss (a stall on every per-SA batch
+ *   with many SAs, docs/PERFORMANCE.md).
+ * While it handles punts or has SAs being installed it is polled on every
+ * iteration; an idle CE adds at most CE_IDLE_POLL_US to a punt's latency.
+ */
+#define CE_IDLE_POLL_US 5
+
+/*
  * The loop of every lcore: the roles it has, one pass each, then the TX
  * buffers, then a quiescent-state report (nothing of the tables is held
  * across iterations). Busy and idle cycles feed /spigate/lcores.
@@ -329,8 +344,9 @@ ce_lcore_main(void *arg)
 	struct ce_lcore *lc = arg;
 	struct sg_lcore_stats *st = lc->st;
 	bool reader = lc->roles & (SG_ROLE_CFE | SG_ROLE_DFE);
-	uint64_t t0, t1;
-	unsigned n, p;
+	uint64_t ce_gap = rte_get_tsc_hz() / 1000000 * CE_IDLE_POLL_US;
+	uint64_t t0, t1, ce_next = 0;
+	unsigned n, p, k;
 
 	if (reader) {
 		rte_rcu_qsbr_thread_register(lc->qsv, lc->lcore);
@@ -343,8 +359,12 @@ ce_lcore_main(void *arg)
 			n += cfe_poll(lc->cfe);
 		if (lc->dfe != NULL)
 			n += dfe_poll(lc->dfe);
-		if (lc->ce != NULL)
-			n += ce_poll(lc->ce);
+		if (lc->ce != NULL && t0 >= ce_next) {
+			k = ce_poll(lc->ce);
+			n += k;
+			ce_next = k != 0 || lc->ce->n_pending != 0 ? 0 :
+				t0 + ce_gap;
+		}
 		if (reader) {
 			for (p = 0; p < SG_MAX_PORTS; p++)
 				if (lc->txq[p].n != 0)

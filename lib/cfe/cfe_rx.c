@@ -304,18 +304,41 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 	flush_stage(f, &f->punt, f->c.punt_ring, &f->st->punted);
 }
 
+/*
+ * Backpressure: receive no more than the fullest DFE ring can take. When a
+ * DFE on another lcore falls behind, packets then wait in (or are dropped
+ * by) the device, which costs no CPU, instead of being received, parsed and
+ * classified only to be dropped as ring_full: on an lcore that also runs a
+ * DFE, that wasted work came out of the DFE's cycles.
+ */
+static inline unsigned
+rx_room(const struct cfe *f)
+{
+	unsigned d, room = SG_BURST, r;
+
+	for (d = 0; d < f->c.n_dfe; d++) {
+		r = rte_ring_free_count(f->c.dfe_ring[d]);
+		if (r < room)
+			room = r;
+	}
+	return room;
+}
+
 unsigned
 cfe_poll(struct cfe *f)
 {
 	struct rte_mbuf *pkts[SG_BURST];
-	unsigned i, n, total = 0;
+	unsigned i, n, room, total = 0;
 
 	if (unlikely(*f->c.rx_stop))
+		return 0;
+	room = rx_room(f);
+	if (room == 0)
 		return 0;
 	for (i = 0; i < f->c.n_rxq; i++) {
 		const struct cfe_rxq *q = &f->c.rxq[i];
 
-		n = rte_eth_rx_burst(q->port, q->queue, pkts, SG_BURST);
+		n = rte_eth_rx_burst(q->port, q->queue, pkts, room);
 		if (n == 0)
 			continue;
 		f->st->rx += n;

@@ -4,6 +4,8 @@
 
 #include <rte_ipsec.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <stddef.h>
 
 #include "dfe.h"
 #include "dfe_replay.h"
@@ -11,14 +13,29 @@
 
 #define DFE_STASH_MAX 1024    /* packets behind gates, per DFE */
 #define DFE_CRYPTO_MAX (SG_BURST * 4)
+#define DFE_IPSEC_SA_PF_LINES 4  /* lib/ipsec SA lines prefetched */
+#define DFE_PF_AHEAD 4        /* groups: see run_groups() */
 
 /*
  * The runtime SA: what the data path reads, compiled by dfe_sa_create().
  * 'ss' comes first so that a lib/ipsec session pointer is the SA pointer.
  * Written by the owning DFE only (counters, window, gate) once published.
+ *
+ * Laid out hot first (docs/PERFORMANCE.md, "per-SA state"): with many SAs
+ * every packet of a burst may belong to another SA, and each line of SA
+ * state is a cache miss. Line 0 is lib/ipsec's session (cache-aligned by
+ * lib/ipsec), line 1 what inbound and outbound read for every packet and
+ * the success counters beside it, line 2 the pointers to the other per-SA
+ * objects (the selector set among them) and what outbound reads per
+ * packet, line 3 the NAT-T peer and the loop guard's remote. Drop counters
+ * (written only on a drop), the outbound template and the IPv6 NAT-T
+ * records come after. The replay window is allocated in the same block, right after this
+ * struct (dfe_sa_create()), so that its address is known without reading
+ * the SA (dfe_sa_prefetch()).
  */
 struct dfe_sa {
 	struct rte_ipsec_session ss;
+	/* line 1: read for every packet */
 	uint32_t spi;
 	uint16_t gen;
 	uint8_t dir;
@@ -33,37 +50,89 @@ struct dfe_sa {
 	volatile uint8_t expired;     /* written by the CE */
 	uint32_t stashed;
 	volatile uint32_t inflight;   /* ops in the crypto device */
-	volatile uint64_t peer;       /* NAT-T: in: last authenticated source;
-				       * out: destination override (CE) */
 	uint64_t hard_packets, hard_bytes;
 	/* counters, single writer */
 	uint64_t packets, bytes;
-	uint64_t drop[SG_DROP_MAX];
+	uint64_t out_sqn;             /* outbound: sequence numbers handed out */
+	/* line 2: the other per-SA objects (dfe_sa_prefetch_deps()), then
+	 * what outbound reads per packet */
+	struct dfe_replay *replay __rte_cache_aligned;
 	/* inbound: the selectors in force (RCU: dfe_sa_swap_sel()) */
 	const struct dfe_selset *volatile sel;
-	/* owned memory, released by dfe_sa_free() */
 	struct rte_ipsec_sa *ipsec_sa;
 	void *cses;
-	uint8_t cdev_id;
-	struct dfe_replay *replay;
-	/* outbound */
-	uint64_t out_sqn;             /* sequence numbers handed out */
 	uint64_t sqn_max;
+	uint8_t cdev_id;
+	uint8_t iv_len;
+	uint8_t hdr_len;
 	uint16_t egress_port;
 	uint16_t mtu;
 	uint16_t overhead;            /* ESP bytes added besides padding */
-	uint8_t iv_len;
-	uint8_t hdr_len;
-	uint8_t hdr[DFE_HDR_MAX];
-	struct sg_addr remote;
 	uint16_t encap_sport, encap_dport;
-	/* IPv6 NAT-T float: in: the last authenticated source, written by
-	 * the DFE under seen6_seq (odd while writing); out: the destination
-	 * override published by the CE (RCU) */
+	uint32_t cses_lines;          /* bit i: prefetch line i of the crypto
+				       * session (dfe_sa_create()) */
+	/* line 3: NAT-T SAs and the outbound loop guard */
+	volatile uint64_t peer;       /* NAT-T: in: last authenticated source;
+				       * out: destination override (CE) */
+	struct sg_addr remote;
+	/* cold: drop counters, outbound template, IPv6 NAT-T float (in: the
+	 * last authenticated source, written by the DFE under seen6_seq, odd
+	 * while writing; out: the destination override published by the CE,
+	 * RCU) */
+	uint64_t drop[SG_DROP_MAX] __rte_cache_aligned;
+	uint8_t hdr[DFE_HDR_MAX];
 	volatile uint32_t seen6_seq;
 	struct dfe_peer6 seen6;
 	const struct dfe_peer6 *volatile out6;
 } __rte_cache_aligned;
+
+_Static_assert(offsetof(struct dfe_sa, spi) == RTE_CACHE_LINE_SIZE &&
+	       offsetof(struct dfe_sa, out_sqn) + 8 <= 2 * RTE_CACHE_LINE_SIZE &&
+	       offsetof(struct dfe_sa, replay) == 2 * RTE_CACHE_LINE_SIZE &&
+	       offsetof(struct dfe_sa, sel) + 8 <= 3 * RTE_CACHE_LINE_SIZE &&
+	       offsetof(struct dfe_sa, cses_lines) + 4 <= 3 * RTE_CACHE_LINE_SIZE,
+	       "hot per-SA state: see the layout comment above");
+
+/* The replay window, in the SA's own block. */
+static inline struct dfe_replay *
+dfe_sa_replay_at(const struct dfe_sa *sa)
+{
+	return (struct dfe_replay *)(uintptr_t)((const uint8_t *)sa +
+						 sizeof(*sa));
+}
+
+/*
+ * Staged prefetch of per-SA state for a burst whose packets may each
+ * belong to another SA: first the lines of the SA itself (its address
+ * comes from the slot table, its window sits right after it), then, once
+ * those arrived, the objects the SA points to. Each stage is issued for the
+ * whole burst before anything waits on it, so the misses overlap.
+ */
+static inline void
+dfe_sa_prefetch(const struct dfe_sa *sa)
+{
+	const uint8_t *p = (const uint8_t *)sa;
+
+	rte_prefetch0(p);
+	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
+	rte_prefetch0(p + 2 * RTE_CACHE_LINE_SIZE);
+	rte_prefetch0(dfe_sa_replay_at(sa));
+}
+
+static inline void
+dfe_sa_prefetch_deps(const struct dfe_sa *sa)
+{
+	const uint8_t *is = (const uint8_t *)sa->ipsec_sa;
+	const uint8_t *cs = (const uint8_t *)sa->cses;
+	uint32_t m;
+	unsigned i;
+
+	rte_prefetch0(sa->sel);	/* n and the first selector */
+	for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
+		rte_prefetch0(is + i * RTE_CACHE_LINE_SIZE);
+	for (m = sa->cses_lines; m != 0; m &= m - 1)
+		rte_prefetch0(cs + __builtin_ctz(m) * RTE_CACHE_LINE_SIZE);
+}
 
 struct dfe {
 	struct dfe_conf c;

@@ -150,6 +150,22 @@ xform_sizes(struct dfe_sa *sa, const struct rte_crypto_sym_xform *x)
 	return 0;
 }
 
+/*
+ * The lines of the crypto session prefetched by dfe_sa_prefetch_deps(): the
+ * whole session object (aesni_mb: 23 lines, job template, key schedule and
+ * GHASH keys; the PMD's layout is private, so all of it, at most 32 lines).
+ */
+static void
+cses_prefetch_lines(struct dfe_sa *sa)
+{
+	struct rte_mempool *mp = rte_mempool_from_obj(sa->cses);
+	unsigned n;
+
+	n = mp != NULL ? (mp->elt_size + RTE_CACHE_LINE_SIZE - 1) /
+		RTE_CACHE_LINE_SIZE : 1;
+	sa->cses_lines = n >= 32 ? UINT32_MAX : (UINT32_C(1) << n) - 1;
+}
+
 struct dfe_sa *
 dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 	      struct rte_mempool *sess_pool)
@@ -163,8 +179,10 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	sa = rte_zmalloc_socket("dfe_sa", sizeof(*sa), RTE_CACHE_LINE_SIZE,
-				d->c.socket);
+	/* the replay window shares the SA's block (dfe_sa_prefetch()) */
+	sa = rte_zmalloc_socket("dfe_sa", sizeof(*sa) +
+				dfe_replay_size(p->replay_window),
+				RTE_CACHE_LINE_SIZE, d->c.socket);
 	if (sa == NULL) {
 		rte_errno = ENOMEM;
 		return NULL;
@@ -210,13 +228,7 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 			sa->overhead += sizeof(struct rte_udp_hdr);
 	}
 
-	sa->replay = rte_zmalloc_socket("dfe_replay",
-					dfe_replay_size(p->replay_window),
-					RTE_CACHE_LINE_SIZE, d->c.socket);
-	if (sa->replay == NULL) {
-		rc = -ENOMEM;
-		goto fail;
-	}
+	sa->replay = dfe_sa_replay_at(sa);
 	dfe_replay_init(sa->replay, p->replay_window);
 
 	fill_prm(&prm, p, sa);
@@ -249,6 +261,7 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 	rc = rte_ipsec_session_prepare(&sa->ss);
 	if (rc != 0)
 		goto fail;
+	cses_prefetch_lines(sa);
 	/* lookaside completions find the SA from the crypto session */
 	rte_cryptodev_sym_session_opaque_data_set(sa->cses,
 						  (uint64_t)(uintptr_t)&sa->ss);
@@ -267,7 +280,7 @@ dfe_sa_free(struct dfe_sa *sa)
 	if (sa->cses != NULL)
 		rte_cryptodev_sym_session_free(sa->cdev_id, sa->cses);
 	rte_free(sa->ipsec_sa);
-	rte_free(sa->replay);
+	/* the replay window lives in the SA's block */
 	dfe_selset_free(sa->sel);
 	dfe_peer6_free(sa->out6);
 	rte_free(sa);
