@@ -542,6 +542,45 @@ ce_policy_eq(const struct ce_policy_cfg *a, const struct ce_policy_cfg *b)
 }
 
 /*
+ * The policies in force with the one at 'del' left out (-1: none) and
+ * 'add' appended (NULL: none), checked, compiled and published
+ * (ce_policies_apply()). CE thread, ce->lock held.
+ */
+static int
+pol_change(struct ce *ce, const struct ce_policy_cfg *add, int del,
+	   char *err, size_t len)
+{
+	const struct ce_pset *ps = ce->ps;
+	struct ce_policy_cfg *pol = malloc(sizeof(*pol) * (ps->n + 1));
+	uint32_t *uid = malloc(sizeof(*uid) * (ps->n + 1));
+	unsigned i, n = 0;
+	int rc = -ENOMEM;
+
+	if (pol == NULL || uid == NULL) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < ps->n; i++) {
+		if ((int)i == del)
+			continue;
+		pol[n] = ps->pol[i];
+		uid[n++] = ps->uid[i];
+	}
+	if (add != NULL) {
+		pol[n] = *add;
+		pol[n].line = 0;	/* not from the file */
+		uid[n++] = ce->next_pol_uid + 1;
+	}
+	rc = ce_policies_apply(ce, pol, uid, n, err, len);
+	if (rc == 0 && add != NULL)
+		ce->next_pol_uid++;
+out:
+	free(pol);
+	free(uid);
+	return rc;
+}
+
+/*
  * policy-add: the policy goes after every policy in force (it loses ties
  * of priority to them), compiled into a new SPD published under RCU.
  */
@@ -549,12 +588,8 @@ static json_t *
 op_policy_add(struct ce *ce, json_t *req)
 {
 	json_t *o = json_object_get(req, "policy"), *r = NULL;
-	const struct ce_pset *ps;
-	struct ce_policy_cfg *pol;
 	struct ce_policydb db;
-	uint32_t *uid;
 	char err[256];
-	unsigned n;
 
 	if (!json_is_object(o))
 		return fail("\"policy\": an object with the keys of a policy "
@@ -563,31 +598,15 @@ op_policy_add(struct ce *ce, json_t *req)
 	if (parse_item(o, "policies", "policy", &db, &r) != 0)
 		return r;
 	pthread_mutex_lock(&ce->lock);
-	ps = ce->ps;
-	n = ps->n;
-	pol = malloc(sizeof(*pol) * (n + 1));
-	uid = malloc(sizeof(*uid) * (n + 1));
-	if (pol == NULL || uid == NULL) {
-		r = fail("out of memory");
-		goto out;
-	}
-	memcpy(pol, ps->pol, sizeof(*pol) * n);
-	memcpy(uid, ps->uid, sizeof(*uid) * n);
-	pol[n] = db.policies[0];
-	pol[n].line = 0;	/* not from the file */
-	uid[n] = ce->next_pol_uid + 1;
-	if (ce_policies_apply(ce, pol, uid, n + 1, err, sizeof(err)) != 0) {
+	if (pol_change(ce, &db.policies[0], -1, err, sizeof(err)) != 0) {
 		r = fail("%s", err);
-		goto out;
+	} else {
+		r = ok();
+		json_object_set_new(r, "index", json_integer(ce->ps->n - 1));
+		json_object_set_new(r, "policy",
+				    policy_json(&ce->ps->pol[ce->ps->n - 1]));
 	}
-	ce->next_pol_uid++;
-	r = ok();
-	json_object_set_new(r, "index", json_integer(n));
-	json_object_set_new(r, "policy", policy_json(&ce->ps->pol[n]));
-out:
 	pthread_mutex_unlock(&ce->lock);
-	free(pol);
-	free(uid);
 	ce_policydb_free(&db);
 	return r;
 }
@@ -601,13 +620,11 @@ op_policy_del(struct ce *ce, json_t *req)
 {
 	json_t *o = json_object_get(req, "policy"), *ix = json_object_get(req,
 									"index");
-	json_t *r = NULL;
+	json_t *r = NULL, *gone;
 	const struct ce_pset *ps;
-	struct ce_policy_cfg *pol = NULL;
 	struct ce_policydb db = { .n_policies = 0 };
-	uint32_t *uid = NULL;
 	char err[256];
-	unsigned n, i, k;
+	unsigned n, k;
 
 	if ((o == NULL) == (ix == NULL))
 		return fail("give \"policy\" (its keys, as policy-list shows "
@@ -640,31 +657,17 @@ op_policy_del(struct ce *ce, json_t *req)
 			goto out;
 		}
 	}
-	pol = malloc(sizeof(*pol) * (n + 1));
-	uid = malloc(sizeof(*uid) * (n + 1));
-	if (pol == NULL || uid == NULL) {
-		r = fail("out of memory");
-		goto out;
-	}
-	for (i = 0; i < k; i++) {
-		pol[i] = ps->pol[i];
-		uid[i] = ps->uid[i];
-	}
-	for (i = k + 1; i < n; i++) {
-		pol[i - 1] = ps->pol[i];
-		uid[i - 1] = ps->uid[i];
-	}
-	r = ok();
-	json_object_set_new(r, "index", json_integer(k));
-	json_object_set_new(r, "policy", policy_json(&ps->pol[k]));
-	if (ce_policies_apply(ce, pol, uid, n - 1, err, sizeof(err)) != 0) {
-		json_decref(r);
+	gone = policy_json(&ps->pol[k]);	/* the set is freed on success */
+	if (pol_change(ce, NULL, (int)k, err, sizeof(err)) != 0) {
+		json_decref(gone);
 		r = fail("%s", err);
+	} else {
+		r = ok();
+		json_object_set_new(r, "index", json_integer(k));
+		json_object_set_new(r, "policy", gone);
 	}
 out:
 	pthread_mutex_unlock(&ce->lock);
-	free(pol);
-	free(uid);
 	ce_policydb_free(&db);
 	return r;
 }

@@ -44,6 +44,8 @@ ce_ptr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }    /* unique names of the sets' hashes and SPDs */
 
+/* Free a set; ce (for the hold queue size) only when packets may be held
+ * in it. */
 static void
 pset_free(struct ce *ce, struct ce_pset *ps)
 {
@@ -215,17 +217,7 @@ pset_build(const struct ce_policy_cfg *pol, const uint32_t *uid, unsigned n)
 fail:
 	free(r[0]);
 	free(r[1]);
-	ps->n_out = 0;
-	cfe_spd_destroy(ps->spd);
-	ps->spd = NULL;
-	rte_hash_free(ps->by_uid);
-	rte_hash_free(ps->by_spi);
-	free(ps->pol);
-	free(ps->uid);
-	free(ps->next);
-	free(ps->out_policy);
-	free(ps->phold);
-	free(ps);
+	pset_free(NULL, ps);	/* no packet is held in a set being built */
 	return NULL;
 }
 
