@@ -92,14 +92,15 @@ peer_seen(struct dfe_sa *sa, const struct sg_meta *meta)
  * packet was malformed (padding, next header, length).
  */
 static void
-finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
+finish(struct dfe *d, struct dfe_sa *sa, const struct rte_ipsec_session *ss,
+       struct rte_mbuf *mb[], uint16_t n)
 {
 	struct rte_mbuf *bad[SG_BURST];
 	uint16_t g, i, k, nb = 0;
 	uint64_t bytes = 0;
 	unsigned auth = 0, replay = 0, malformed = 0;
 
-	g = rte_ipsec_pkt_process(&sa->ss, mb, n);
+	g = rte_ipsec_pkt_process(ss, mb, n);
 
 	for (i = 0, k = 0; i < g; i++) {
 		if (dfe_replay_update(sa->replay, sg_meta(mb[i])->sqn) == 0) {
@@ -154,7 +155,7 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
 		return;
 	}
-	j = rte_ipsec_pkt_crypto_prepare(&sa->ss, mb, cop, n);
+	j = rte_ipsec_pkt_crypto_prepare(dfe_sa_lss(sa), mb, cop, n);
 	if (j < n) {
 		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[j], n - j);
 		dfe_drop(d, sa, sa->dir == DFE_DIR_IN ? SG_DROP_MALFORMED :
@@ -196,7 +197,7 @@ dfe_lksd_drain(struct dfe *d)
 		__atomic_store_n(&sa->inflight, sa->inflight - grp[i].cnt,
 				 __ATOMIC_RELEASE);
 		if (sa->dir == DFE_DIR_IN)
-			finish(d, sa, grp[i].m, grp[i].cnt);
+			finish(d, sa, dfe_sa_lss(sa), grp[i].m, grp[i].cnt);
 		else
 			dfe_outbound_finish(d, sa, grp[i].m, grp[i].cnt);
 		done += grp[i].cnt;
@@ -209,21 +210,34 @@ dfe_lksd_drain(struct dfe *d)
 	return n;
 }
 
-/* The crypto and what follows, for packets of one SA that passed the
- * pre-checks. */
+/*
+ * The crypto and what follows, for packets of one SA that passed the
+ * pre-checks.
+ *
+ * A DFE_LKSD_SMALL SA (cpu crypto, HMAC) sends a group smaller than
+ * DFE_MB_BATCH through the enqueue/dequeue path: one cpu-crypto call per
+ * small group would flush intel-ipsec-mb's multi-buffer lanes for a packet
+ * or two, where the queue pair's manager fills them across the groups of
+ * a burst. While the SA has operations in the device, every group of it
+ * takes that path too, whatever its size: the device completes a queue
+ * pair's operations in order, so the SA's packets reach finish(), and its
+ * replay window, in the order they arrived.
+ */
 static void
 crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 {
 	uint16_t n;
 
-	if (sa->lksd) {
+	if (sa->lksd == DFE_LKSD_ALWAYS ||
+	    (sa->lksd == DFE_LKSD_SMALL &&
+	     (k < DFE_MB_BATCH || sa->inflight != 0))) {
 		dfe_lksd_submit(d, sa, mb, k);
 		return;
 	}
 	n = rte_ipsec_pkt_cpu_prepare(&sa->ss, mb, k);
 	dfe_drop(d, sa, SG_DROP_MALFORMED, &mb[n], k - n);
 	if (n != 0)
-		finish(d, sa, mb, n);
+		finish(d, sa, &sa->ss, mb, n);
 }
 
 /* true if sqn is already among the first k packets of this batch */

@@ -239,7 +239,7 @@ encrypt(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 	if (k == 0)
 		return;
 	sa->out_sqn += k;
-	if (sa->lksd) {
+	if (sa->lksd == DFE_LKSD_ALWAYS) {
 		dfe_lksd_submit(d, sa, mb, k);
 		/* CBC in cpu mode: complete now, in order */
 		if (d->c.crypto == DFE_CRYPTO_CPU)
