@@ -13,6 +13,8 @@
 #include "sg_cls.h"
 #include "sg_meta.h"
 
+_Static_assert(SG_BURST <= 32, "finish(): one bit per packet of a batch");
+
 /* Packets of one SA taken from one dequeued burst, in arrival order. */
 struct grp {
 	struct dfe_sa *sa;
@@ -87,19 +89,30 @@ peer_seen(struct dfe_sa *sa, const struct sg_meta *meta)
 /*
  * After the crypto: lib/ipsec checks padding and trailer and strips the
  * headers; then our window is updated with what authenticated, in order. A
- * failure is an ICV failure when the crypto flagged it, a replay when the
- * window now holds its number (a duplicate inside this burst), else the
- * packet was malformed (padding, next header, length).
+ * failure is a replay when the window held its number before this batch
+ * (enqueue/dequeue path: it passed the pre-check while an earlier packet
+ * with that number was still in the device; with ESN its ICV then fails
+ * too, being verified with the high half of the later number), an ICV
+ * failure when the crypto flagged it, a replay when the window now holds
+ * its number (a duplicate inside this burst), else the packet was
+ * malformed (padding, next header, length).
  */
 static void
-finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
+finish(struct dfe *d, struct dfe_sa *sa, const struct rte_ipsec_session *ss,
+       struct rte_mbuf *mb[], uint16_t n)
 {
 	struct rte_mbuf *bad[SG_BURST];
 	uint16_t g, i, k, nb = 0;
 	uint64_t bytes = 0;
 	unsigned auth = 0, replay = 0, malformed = 0;
+	uint32_t stale = 0;	/* bit i: mb[i] (a failure) was a replay */
 
-	g = rte_ipsec_pkt_process(&sa->ss, mb, n);
+	g = rte_ipsec_pkt_process(ss, mb, n);
+	if (unlikely(g < n))
+		for (i = g; i < n; i++)
+			if (dfe_replay_check(sa->replay,
+					     sg_meta(mb[i])->sqn) != 0)
+				stale |= UINT32_C(1) << i;
 
 	for (i = 0, k = 0; i < g; i++) {
 		if (dfe_replay_update(sa->replay, sg_meta(mb[i])->sqn) == 0) {
@@ -116,7 +129,9 @@ finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 	for (i = g; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 
-		if (m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)
+		if (stale & (UINT32_C(1) << i))
+			replay++;
+		else if (m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)
 			auth++;
 		else if (dfe_replay_check(sa->replay, sg_meta(m)->sqn) != 0)
 			replay++;
@@ -154,7 +169,7 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
 		return;
 	}
-	j = rte_ipsec_pkt_crypto_prepare(&sa->ss, mb, cop, n);
+	j = rte_ipsec_pkt_crypto_prepare(dfe_sa_lss(sa), mb, cop, n);
 	if (j < n) {
 		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[j], n - j);
 		dfe_drop(d, sa, sa->dir == DFE_DIR_IN ? SG_DROP_MALFORMED :
@@ -196,7 +211,7 @@ dfe_lksd_drain(struct dfe *d)
 		__atomic_store_n(&sa->inflight, sa->inflight - grp[i].cnt,
 				 __ATOMIC_RELEASE);
 		if (sa->dir == DFE_DIR_IN)
-			finish(d, sa, grp[i].m, grp[i].cnt);
+			finish(d, sa, dfe_sa_lss(sa), grp[i].m, grp[i].cnt);
 		else
 			dfe_outbound_finish(d, sa, grp[i].m, grp[i].cnt);
 		done += grp[i].cnt;
@@ -209,21 +224,34 @@ dfe_lksd_drain(struct dfe *d)
 	return n;
 }
 
-/* The crypto and what follows, for packets of one SA that passed the
- * pre-checks. */
+/*
+ * The crypto and what follows, for packets of one SA that passed the
+ * pre-checks.
+ *
+ * A DFE_LKSD_SMALL SA (cpu crypto, HMAC) sends a group smaller than
+ * DFE_MB_BATCH through the enqueue/dequeue path: one cpu-crypto call per
+ * small group would flush intel-ipsec-mb's multi-buffer lanes for a packet
+ * or two, where the queue pair's manager fills them across the groups of
+ * a burst. While the SA has operations in the device, every group of it
+ * takes that path too, whatever its size: the device completes a queue
+ * pair's operations in order, so the SA's packets reach finish(), and its
+ * replay window, in the order they arrived.
+ */
 static void
 crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 {
 	uint16_t n;
 
-	if (sa->lksd) {
+	if (sa->lksd == DFE_LKSD_ALWAYS ||
+	    (sa->lksd == DFE_LKSD_SMALL &&
+	     (k < DFE_MB_BATCH || sa->inflight != 0))) {
 		dfe_lksd_submit(d, sa, mb, k);
 		return;
 	}
 	n = rte_ipsec_pkt_cpu_prepare(&sa->ss, mb, k);
 	dfe_drop(d, sa, SG_DROP_MALFORMED, &mb[n], k - n);
 	if (n != 0)
-		finish(d, sa, mb, n);
+		finish(d, sa, &sa->ss, mb, n);
 }
 
 /* true if sqn is already among the first k packets of this batch */
@@ -257,6 +285,16 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 	uint16_t i, k = 0, nr = 0, nm = 0, ne = 0, done = 0;
 	uint64_t left = UINT64_MAX, base, run;
 
+	/*
+	 * Packets of this SA still in the device are not in the window yet:
+	 * an ESN SA would reconstruct the high half against a stale top (and
+	 * lib/ipsec likewise), and the lifetime would count without them.
+	 * Complete them first (in order: one queue pair).
+	 */
+	if (unlikely(sa->inflight != 0 && (sa->esn || sa->hard_packets != 0 ||
+					   sa->hard_bytes != 0)))
+		while (sa->inflight != 0)
+			dfe_lksd_drain(d);
 	if (unlikely(sa->expired ||
 		     (sa->hard_bytes != 0 && sa->bytes >= sa->hard_bytes))) {
 		dfe_drop(d, sa, SG_DROP_LIFETIME_EXPIRED, mb, n);

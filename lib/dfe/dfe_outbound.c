@@ -239,12 +239,11 @@ encrypt(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 	if (k == 0)
 		return;
 	sa->out_sqn += k;
-	if (sa->lksd) {
+	if (sa->lksd == DFE_LKSD_ALWAYS) {
+		/* completed by dfe_poll(), in the SA's order (one queue
+		 * pair); in cpu mode too: draining each SA's group at once
+		 * flushed intel-ipsec-mb's lanes for one packet per SA */
 		dfe_lksd_submit(d, sa, mb, k);
-		/* CBC in cpu mode: complete now, in order */
-		if (d->c.crypto == DFE_CRYPTO_CPU)
-			while (d->inflight != 0)
-				dfe_lksd_drain(d);
 		return;
 	}
 	j = rte_ipsec_pkt_cpu_prepare(&sa->ss, mb, k);

@@ -15,6 +15,18 @@
 #define DFE_CRYPTO_MAX (SG_BURST * 4)
 #define DFE_IPSEC_SA_PF_LINES 4  /* lib/ipsec SA lines prefetched */
 #define DFE_PF_AHEAD 4        /* groups: see run_groups() */
+/* cpu crypto, DFE_LKSD_SMALL SAs: groups smaller than this take the
+ * enqueue/dequeue path (crypto() in dfe_inbound.c) */
+#define DFE_MB_BATCH 16
+
+/* sa->lksd: the crypto path of an SA's packets */
+enum {
+	DFE_LKSD_NEVER,   /* synchronous cpu crypto */
+	DFE_LKSD_ALWAYS,  /* enqueue/dequeue (lookaside mode, CBC outbound) */
+	DFE_LKSD_SMALL,   /* cpu crypto for groups of DFE_MB_BATCH or more,
+			   * enqueue/dequeue for smaller ones and while the SA
+			   * has operations in the device (sa->lss) */
+};
 
 /*
  * The runtime SA: what the data path reads, compiled by dfe_sa_create().
@@ -27,11 +39,12 @@
  * lib/ipsec), line 1 what inbound and outbound read for every packet and
  * the success counters beside it, line 2 the pointers to the other per-SA
  * objects (the selector set among them) and what outbound reads per
- * packet, line 3 the NAT-T peer and the loop guard's remote. Drop counters
- * (written only on a drop), the outbound template and the IPv6 NAT-T
- * records come after. The replay window is allocated in the same block, right after this
- * struct (dfe_sa_create()), so that its address is known without reading
- * the SA (dfe_sa_prefetch()).
+ * packet, line 3 the NAT-T peer and the loop guard's remote, line 4 the
+ * enqueue/dequeue session of a DFE_LKSD_SMALL SA. Drop counters (written
+ * only on a drop), the outbound template and the IPv6 NAT-T records come
+ * after. The replay window is allocated in the same block, right after
+ * this struct (dfe_sa_create()), so that its address is known without
+ * reading the SA (dfe_sa_prefetch()).
  */
 struct dfe_sa {
 	struct rte_ipsec_session ss;
@@ -39,7 +52,7 @@ struct dfe_sa {
 	uint32_t spi;
 	uint16_t gen;
 	uint8_t dir;
-	uint8_t lksd;                 /* enqueue/dequeue path for this SA */
+	uint8_t lksd;                 /* DFE_LKSD_*: crypto path */
 	uint8_t iv_rand;              /* CBC outbound: dfe_cbc_iv_fix() */
 	uint8_t pad_align;
 	uint8_t mode;
@@ -75,6 +88,11 @@ struct dfe_sa {
 	volatile uint64_t peer;       /* NAT-T: in: last authenticated source;
 				       * out: destination override (CE) */
 	struct sg_addr remote;
+	/* line 4, DFE_LKSD_SMALL: a session of type NONE over the same
+	 * lib/ipsec SA and crypto session as 'ss' (CPU_CRYPTO), for the
+	 * enqueue/dequeue path (a lib/ipsec session's type is fixed when it
+	 * is prepared) */
+	struct rte_ipsec_session lss __rte_cache_aligned;
 	/* cold: drop counters, outbound template, IPv6 NAT-T float (in: the
 	 * last authenticated source, written by the DFE under seen6_seq, odd
 	 * while writing; out: the destination override published by the CE,
@@ -92,6 +110,13 @@ _Static_assert(offsetof(struct dfe_sa, spi) == RTE_CACHE_LINE_SIZE &&
 	       offsetof(struct dfe_sa, sel) + 8 <= 3 * RTE_CACHE_LINE_SIZE &&
 	       offsetof(struct dfe_sa, cses_lines) + 4 <= 3 * RTE_CACHE_LINE_SIZE,
 	       "hot per-SA state: see the layout comment above");
+
+/* The session of the SA's enqueue/dequeue path. */
+static inline struct rte_ipsec_session *
+dfe_sa_lss(struct dfe_sa *sa)
+{
+	return sa->lksd == DFE_LKSD_SMALL ? &sa->lss : &sa->ss;
+}
 
 /* The replay window, in the SA's own block. */
 static inline struct dfe_replay *
@@ -132,6 +157,8 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa)
 		rte_prefetch0(is + i * RTE_CACHE_LINE_SIZE);
 	for (m = sa->cses_lines; m != 0; m &= m - 1)
 		rte_prefetch0(cs + __builtin_ctz(m) * RTE_CACHE_LINE_SIZE);
+	if (sa->lksd == DFE_LKSD_SMALL)
+		rte_prefetch0(&sa->lss);
 }
 
 struct dfe {

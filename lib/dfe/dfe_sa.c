@@ -151,6 +151,37 @@ xform_sizes(struct dfe_sa *sa, const struct rte_crypto_sym_xform *x)
 }
 
 /*
+ * Whether the transform's crypto runs in intel-ipsec-mb's multi-buffer
+ * lanes: HMAC (and the AES MACs) authenticate several buffers at once and
+ * compute only when the lanes are full or flushed, so a cpu-crypto call
+ * with one packet pays a whole flush (16 lanes of SHA-256 on AVX-512 for
+ * one buffer: docs/PERFORMANCE.md, optimisation log). Such SAs send small
+ * groups through the enqueue/dequeue path, where the queue pair's manager
+ * fills its lanes across the groups of a burst. AEAD (GCM) is one buffer
+ * at a time and does not gain.
+ */
+static bool
+mb_batched(const struct rte_crypto_sym_xform *x)
+{
+	for (; x != NULL; x = x->next)
+		if (x->type == RTE_CRYPTO_SYM_XFORM_AUTH)
+			switch (x->auth.algo) {
+			case RTE_CRYPTO_AUTH_MD5_HMAC:
+			case RTE_CRYPTO_AUTH_SHA1_HMAC:
+			case RTE_CRYPTO_AUTH_SHA224_HMAC:
+			case RTE_CRYPTO_AUTH_SHA256_HMAC:
+			case RTE_CRYPTO_AUTH_SHA384_HMAC:
+			case RTE_CRYPTO_AUTH_SHA512_HMAC:
+			case RTE_CRYPTO_AUTH_AES_XCBC_MAC:
+			case RTE_CRYPTO_AUTH_AES_CMAC:
+				return true;
+			default:
+				break;
+			}
+	return false;
+}
+
+/*
  * The lines of the crypto session prefetched by dfe_sa_prefetch_deps(): the
  * whole session object (aesni_mb: 23 lines, job template, key schedule and
  * GHASH keys; the PMD's layout is private, so all of it, at most 32 lines).
@@ -208,8 +239,12 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		rc = -EINVAL;
 		goto fail;
 	}
-	sa->lksd = d->c.crypto == DFE_CRYPTO_LOOKASIDE || sa->iv_rand;
-	if (sa->lksd && d->c.cop_pool == NULL) {
+	sa->lksd = d->c.crypto == DFE_CRYPTO_LOOKASIDE || sa->iv_rand ?
+		DFE_LKSD_ALWAYS : DFE_LKSD_NEVER;
+	if (sa->lksd == DFE_LKSD_NEVER && p->dir == DFE_DIR_IN &&
+	    d->c.cop_pool != NULL && mb_batched(p->xform))
+		sa->lksd = DFE_LKSD_SMALL;
+	if (sa->lksd == DFE_LKSD_ALWAYS && d->c.cop_pool == NULL) {
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -254,13 +289,21 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		goto fail;
 	}
 	sa->ss.sa = sa->ipsec_sa;
-	sa->ss.type = sa->lksd ? RTE_SECURITY_ACTION_TYPE_NONE :
+	sa->ss.type = sa->lksd == DFE_LKSD_ALWAYS ?
+		RTE_SECURITY_ACTION_TYPE_NONE :
 		RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO;
 	sa->ss.crypto.ses = sa->cses;
 	sa->ss.crypto.dev_id = d->c.cdev_id;
 	rc = rte_ipsec_session_prepare(&sa->ss);
 	if (rc != 0)
 		goto fail;
+	if (sa->lksd == DFE_LKSD_SMALL) {
+		sa->lss = sa->ss;
+		sa->lss.type = RTE_SECURITY_ACTION_TYPE_NONE;
+		rc = rte_ipsec_session_prepare(&sa->lss);
+		if (rc != 0)
+			goto fail;
+	}
 	cses_prefetch_lines(sa);
 	/* lookaside completions find the SA from the crypto session */
 	rte_cryptodev_sym_session_opaque_data_set(sa->cses,

@@ -177,6 +177,78 @@ def test_esn_crosses_2_32(crypto, install, spigate_bin, workdir, seed_rng):
     res.assert_counters(rx=n, tx=n, decrypted=n, only_drops={})
 
 
+# -- cpu crypto, HMAC SAs: small groups through the queue pair ---------------------
+
+MB_ALGOS = ["aes-128-cbc+hmac-sha256-128", "aes-256-cbc+hmac-sha1-96",
+            "aes-128-cbc+hmac-sha512-256", "aes-128-ctr+hmac-sha384-192"]
+
+
+@pytest.mark.layout
+@pytest.mark.parametrize("layout", ["shared", "split"])
+def test_cpu_hmac_small_groups_and_long_run(layout, spigate_bin, workdir, seed_rng):
+    """cpu crypto with HMAC SAs: a group of fewer than 16 packets of an SA
+    goes through the device's queue pair, a bigger one through cpu crypto,
+    unless the SA still has operations in the device (docs/PERFORMANCE.md,
+    optimisation log). 40 HMAC SAs interleaved (one packet per SA per
+    burst), and one SA L whose packets are first interleaved with them, then
+    sent in long runs (whole bursts of L right behind its single packets),
+    then interleaved again. Replays among them: L's own packets again, a
+    duplicate right behind its original, and a packet of every fifth SA
+    again after its successors. Every valid packet out once, byte for byte,
+    in order per SA; each replay dropped as a replay."""
+    from sgtest.traffic import interleave
+    sc = Scenario(layout=layout, crypto="cpu", rng=seed_rng)
+    many = []
+    for i in range(40):
+        mode = SPREAD_MODES[i % len(SPREAD_MODES)]
+        f = sc.flow(i, MB_ALGOS[i % len(MB_ALGOS)], mode,
+                    natt=topo.MODES[mode][1] == 4 and i % 8 == 0,
+                    install="eager")
+        many.append((f, f.packets(8, size=40)))
+    long_sa = sc.flow(40, "aes-128-cbc+hmac-sha256-128", "4in4",
+                      replay_window=1024, install="eager")
+    lp = long_sa.packets(300, size=40)
+    lf = [fr for _, fr in lp]
+    replays = 0
+
+    # expected egress, per SA in sending order: every valid packet once
+    for f, pk in many:
+        for inner, _ in pk:
+            sc.expect(f.spi, inner)
+    for inner, _ in lp:
+        sc.expect(long_sa.spi, inner)
+
+    # 1: L's packets 0..3 interleaved with the 40 SAs' packets 0..3
+    sc.frames += interleave([[fr for _, fr in pk[:4]] for _, pk in many] +
+                            [lf[0:4]])
+    # 2: a run of L (5 bursts), with a replay of packet 2 (inside the
+    # window) and a duplicate of packet 100 right behind it
+    run = lf[4:60] + [lf[2]] + lf[60:101] + [lf[100]] + lf[101:164]
+    replays += 2
+    sc.frames += run
+    # 3: interleaved again; every fifth SA's packet 0 sent again after its
+    # packets 4..7 (a replay far behind, in the cpu or the queue pair path)
+    per = []
+    for j, (f, pk) in enumerate(many):
+        frs = [fr for _, fr in pk[4:]]
+        if j % 5 == 0:
+            frs.append(pk[0][1])
+            replays += 1
+        per.append(frs)
+    sc.frames += interleave(per + [lf[164:200]])
+    # 4: another run of L right behind, then the first 20 of L once more
+    sc.frames += lf[200:300] + lf[0:20]
+    replays += 20
+
+    res = sc.run(workdir, spigate_bin)
+    sc.check(res)
+    n = len(sc.frames)
+    valid = 40 * 8 + 300
+    assert n == valid + replays
+    res.assert_counters(rx=n, tx=valid, decrypted=valid,
+                        only_drops={"replay": replays})
+
+
 # -- clear traffic on the unprotected side ------------------------------------------
 
 @pytest.mark.parametrize("fam", [4, 6])
