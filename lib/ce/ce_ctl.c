@@ -296,6 +296,104 @@ op_sa_show(struct ce *ce, json_t *req)
 }
 
 /*
+ * Messages of the policy-database parser or the validators about item
+ * 'idx' of 'list' ("routes[3].via: ...", "request:1: routes[0]: missing
+ * 'port'") read as the request's: "route.via: ...", "route: missing
+ * 'port'". One message per line.
+ */
+static json_t *
+fail_item(const char *msg, const char *list, unsigned idx, const char *item)
+{
+	char pat[48], out[1024];
+	const char *p = msg;
+	size_t o = 0, pl;
+
+	snprintf(pat, sizeof(pat), "%s[%u]", list, idx);
+	pl = strlen(pat);
+	while (*p != '\0' && o + 1 < sizeof(out)) {
+		const char *nl = strchr(p, '\n');
+		size_t l;
+
+		if (nl == NULL)
+			nl = p + strlen(p);
+		if (strncmp(p, "request:", 8) == 0) {
+			const char *q = p + 8 + strspn(p + 8, "0123456789");
+
+			if (q[0] == ':' && q[1] == ' ')
+				p = q + 2;
+		}
+		if (strncmp(p, pat, pl) == 0) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", item);
+			p += pl;
+		}
+		l = (size_t)(nl - p);
+		if (o + l + 2 > sizeof(out))
+			l = sizeof(out) - o - 2;
+		memcpy(out + o, p, l);
+		o += l;
+		p = *nl == '\n' ? nl + 1 : nl;
+		out[o++] = *p != '\0' ? '\n' : '\0';
+	}
+	out[o < sizeof(out) ? o : sizeof(out) - 1] = '\0';
+	return fail("%s", out);
+}
+
+/*
+ * One item of a control request through the policy-database parser, as
+ * the file's items are: JSON is YAML flow syntax, so the object becomes
+ * "LIST: [ <object> ]", with the same keys, checks and messages as the
+ * file (items only: a policy may name an SA the request does not carry).
+ * 'fill_key', when the object lacks it, is added with 'fill_val' (the
+ * deletions name an item by its key alone). The parser's messages read as
+ * the request's (fail_item()): every one, or only the first.
+ * NULL and *db filled with one item, or the error reply.
+ */
+static json_t *
+parse_req(json_t *o, const char *list, const char *item,
+	  const char *fill_key, const char *fill_val, bool all,
+	  struct ce_policydb *db)
+{
+	struct ce_diag diag;
+	json_t *c = json_deep_copy(o), *r = NULL;
+	char *text, *doc;
+	size_t len;
+	int rc;
+
+	memset(db, 0, sizeof(*db));
+	if (c == NULL)
+		return fail("out of memory");
+	if (fill_key != NULL && json_object_get(c, fill_key) == NULL)
+		json_object_set_new(c, fill_key, json_string(fill_val));
+	text = json_dumps(c, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(c);
+	if (text == NULL)
+		return fail("out of memory");
+	len = strlen(text) + strlen(list) + 16;
+	doc = malloc(len);
+	if (doc == NULL) {
+		free(text);
+		return fail("out of memory");
+	}
+	snprintf(doc, len, "%s: [ %s ]\n", list, text);
+	free(text);
+	ce_diag_init(&diag);
+	rc = ce_policydb_parse_items("request", doc, strlen(doc), db, &diag);
+	free(doc);
+	if (rc != 0 || db->n_sas + db->n_policies + db->n_routes +
+	    db->n_neighbors != 1) {
+		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid item";
+		char *nl = strchr(m, '\n');
+
+		if (nl != NULL && (!all || nl[1] == '\0'))
+			*nl = '\0';
+		r = fail_item(m, list, 0, item);
+		ce_policydb_free(db);
+	}
+	ce_diag_fini(&diag);
+	return r;
+}
+
+/*
  * sa-add: {"op":"sa-add","sa":{ ...the keys of an SA in the policy
  * database... }}. JSON is YAML flow syntax, so the SA object is handed to
  * the policy-database parser as "sas: [ <object> ]": the same keys, the
@@ -306,44 +404,14 @@ op_sa_add(struct ce *ce, json_t *req)
 {
 	json_t *o = json_object_get(req, "sa"), *r;
 	struct ce_policydb db;
-	struct ce_diag diag;
 	struct ce_sa *sa;
-	char *text, *doc;
-	size_t len;
-	int rc;
 
 	if (!json_is_object(o))
 		return fail("\"sa\": an object with the keys of an SA "
 			    "(spi, dir, mode, aead/cipher/auth, keys, local, remote, ...)");
-	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (text == NULL)
-		return fail("out of memory");
-	len = strlen(text) + 16;
-	doc = malloc(len);
-	if (doc == NULL) {
-		free(text);
-		return fail("out of memory");
-	}
-	snprintf(doc, len, "sas: [ %s ]\n", text);
-	free(text);
-	ce_diag_init(&diag);
-	rc = ce_policydb_parse("request", doc, strlen(doc), &db, &diag);
-	free(doc);
-	if (rc != 0 || db.n_sas != 1) {
-		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid SA";
-		size_t l = strlen(m);
-
-		/* "request:1: sas[0].key: ..." -> "sa.key: ..." */
-		if (l > 0 && m[l - 1] == '\n')
-			m[l - 1] = '\0';
-		if (strncmp(m, "request:1: sas[0].", 18) == 0)
-			r = fail("sa.%s", m + 18);
-		else if (strncmp(m, "request:1: ", 11) == 0)
-			r = fail("%s", m + 11);
-		else
-			r = fail("%s", m);
-		goto out;
-	}
+	r = parse_req(o, "sas", "sa", NULL, NULL, true, &db);
+	if (r != NULL)
+		return r;
 	pthread_mutex_lock(&ce->lock);
 	if (ce_sa_find(ce, db.sas[0].spi, (int)db.sas[0].dir) != NULL &&
 	    (db.sas[0].dir == CE_DIR_OUT ||
@@ -385,7 +453,6 @@ op_sa_add(struct ce *ce, json_t *req)
 	}
 out:
 	ce_policydb_free(&db);
-	ce_diag_fini(&diag);
 	return r;
 }
 
@@ -461,67 +528,6 @@ op_policy_list(struct ce *ce, json_t *req)
 	return r;
 }
 
-/*
- * One item of a control request through the policy-database parser, as
- * the file's items are: the object becomes "SECTION: [ {...} ]" and the
- * parser's "request:1: SECTION[0].key: ..." is reported as "WHAT.key: ...".
- * Items only: a policy may name an SA the request does not carry.
- * 0 and *db filled (one item), or -EINVAL and *err the reply.
- */
-static int
-parse_item(json_t *o, const char *section, const char *what,
-	   struct ce_policydb *db, json_t **err)
-{
-	struct ce_diag diag;
-	char *text, *doc, pre[64];
-	size_t len, pl;
-	int rc;
-
-	memset(db, 0, sizeof(*db));
-	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (text == NULL) {
-		*err = fail("out of memory");
-		return -ENOMEM;
-	}
-	len = strlen(text) + strlen(section) + 16;
-	doc = malloc(len);
-	if (doc == NULL) {
-		free(text);
-		*err = fail("out of memory");
-		return -ENOMEM;
-	}
-	snprintf(doc, len, "%s: [ %s ]\n", section, text);
-	free(text);
-	ce_diag_init(&diag);
-	rc = ce_policydb_parse_items("request", doc, strlen(doc), db, &diag);
-	free(doc);
-	if (rc == 0 && db->n_policies + db->n_sas + db->n_routes +
-	    db->n_neighbors == 1) {
-		ce_diag_fini(&diag);
-		return 0;
-	}
-	{
-		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid item";
-		char *nl = strchr(m, '\n');
-
-		if (nl != NULL)
-			*nl = '\0';	/* the first problem */
-		pl = (size_t)snprintf(pre, sizeof(pre), "request:1: %s[0].",
-				      section);
-		if (strncmp(m, pre, pl) == 0)
-			*err = fail("%s.%s", what, m + pl);
-		else if (strncmp(m, pre, pl - 1) == 0 && m[pl - 1] == ':')
-			*err = fail("%s%s", what, m + pl - 1);
-		else if (strncmp(m, "request:1: ", 11) == 0)
-			*err = fail("%s", m + 11);
-		else
-			*err = fail("%s", m);
-	}
-	ce_diag_fini(&diag);
-	ce_policydb_free(db);
-	return -EINVAL;
-}
-
 static bool
 prefix_eq(const struct sg_prefix *a, const struct sg_prefix *b)
 {
@@ -595,7 +601,8 @@ op_policy_add(struct ce *ce, json_t *req)
 		return fail("\"policy\": an object with the keys of a policy "
 			    "(dir, src, dst, proto, sport, dport, action, sa, "
 			    "priority)");
-	if (parse_item(o, "policies", "policy", &db, &r) != 0)
+	if ((r = parse_req(o, "policies", "policy", NULL, NULL, false,
+			   &db)) != NULL)
 		return r;
 	pthread_mutex_lock(&ce->lock);
 	if (pol_change(ce, &db.policies[0], -1, err, sizeof(err)) != 0) {
@@ -633,7 +640,8 @@ op_policy_del(struct ce *ce, json_t *req)
 		return fail("index: must be an integer");
 	if (o != NULL && !json_is_object(o))
 		return fail("\"policy\": an object with the keys of a policy");
-	if (o != NULL && parse_item(o, "policies", "policy", &db, &r) != 0)
+	if (o != NULL && (r = parse_req(o, "policies", "policy", NULL, NULL,
+					 false, &db)) != NULL)
 		return r;
 	pthread_mutex_lock(&ce->lock);
 	ps = ce->ps;
@@ -714,97 +722,6 @@ op_route_list(struct ce *ce, json_t *req)
 	return r;
 }
 
-/*
- * Messages of the policy-database parser or the validators about item
- * 'idx' of 'list' ("routes[3].via: ...", "request:1: routes[0]: missing
- * 'port'") read as the request's: "route.via: ...", "route: missing
- * 'port'". One message per line.
- */
-static json_t *
-fail_item(const char *msg, const char *list, unsigned idx, const char *item)
-{
-	char pat[48], out[1024];
-	const char *p = msg;
-	size_t o = 0, pl;
-
-	snprintf(pat, sizeof(pat), "%s[%u]", list, idx);
-	pl = strlen(pat);
-	while (*p != '\0' && o + 1 < sizeof(out)) {
-		const char *nl = strchr(p, '\n');
-		size_t l;
-
-		if (nl == NULL)
-			nl = p + strlen(p);
-		if (strncmp(p, "request:", 8) == 0) {
-			const char *q = p + 8 + strspn(p + 8, "0123456789");
-
-			if (q[0] == ':' && q[1] == ' ')
-				p = q + 2;
-		}
-		if (strncmp(p, pat, pl) == 0) {
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", item);
-			p += pl;
-		}
-		l = (size_t)(nl - p);
-		if (o + l + 2 > sizeof(out))
-			l = sizeof(out) - o - 2;
-		memcpy(out + o, p, l);
-		o += l;
-		p = *nl == '\n' ? nl + 1 : nl;
-		out[o++] = *p != '\0' ? '\n' : '\0';
-	}
-	out[o < sizeof(out) ? o : sizeof(out) - 1] = '\0';
-	return fail("%s", out);
-}
-
-/*
- * One route or neighbour object of a request, through the policy-database
- * parser as "routes: [ <object> ]" / "neighbors: [ <object> ]": the same
- * keys, checks and messages as the file. 'fill', when the object lacks it,
- * is added as a placeholder (the deletions name an item by its key alone).
- */
-static json_t *
-parse_rt_item(json_t *o, const char *list, const char *item,
-	   const char *fill_key, const char *fill_val, struct ce_policydb *db)
-{
-	struct ce_diag diag;
-	json_t *c = json_deep_copy(o), *r = NULL;
-	char *text, *doc;
-	size_t len;
-	int rc;
-
-	memset(db, 0, sizeof(*db));
-	if (c == NULL)
-		return fail("out of memory");
-	if (fill_key != NULL && json_object_get(c, fill_key) == NULL)
-		json_object_set_new(c, fill_key, json_string(fill_val));
-	text = json_dumps(c, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(c);
-	if (text == NULL)
-		return fail("out of memory");
-	len = strlen(text) + strlen(list) + 16;
-	doc = malloc(len);
-	if (doc == NULL) {
-		free(text);
-		return fail("out of memory");
-	}
-	snprintf(doc, len, "%s: [ %s ]\n", list, text);
-	free(text);
-	ce_diag_init(&diag);
-	rc = ce_policydb_parse("request", doc, strlen(doc), db, &diag);
-	free(doc);
-	if (rc != 0 || db->n_routes + db->n_neighbors != 1) {
-		char *m = diag.buf != NULL ? diag.buf : (char *)"invalid item";
-		size_t l = strlen(m);
-
-		if (l > 0 && m[l - 1] == '\n')
-			m[l - 1] = '\0';
-		r = fail_item(m, list, 0, item);
-		ce_policydb_free(db);
-	}
-	ce_diag_fini(&diag);
-	return r;
-}
 
 /* Installed outbound SAs that keep an egress the new table would not give
  * them (SA-pinned egress): the operator rekeys them to move them. */
@@ -913,7 +830,7 @@ op_route_add(struct ce *ce, json_t *req)
 
 	if (!json_is_object(o))
 		return fail("\"route\": " ROUTE_OBJ);
-	r = parse_rt_item(o, "routes", "route", NULL, NULL, &db);
+	r = parse_req(o, "routes", "route", NULL, NULL, true, &db);
 	if (r != NULL)
 		return r;
 	if (find_route(ce, &db.routes[0].dst) >= 0)
@@ -938,7 +855,7 @@ op_route_del(struct ce *ce, json_t *req)
 
 	if (!json_is_object(o))
 		return fail("\"route\": an object with the dst of a route");
-	r = parse_rt_item(o, "routes", "route", "port", "-", &db);
+	r = parse_req(o, "routes", "route", "port", "-", true, &db);
 	if (r != NULL)
 		return r;
 	x = &db.routes[0];
@@ -973,7 +890,7 @@ op_neighbor_add(struct ce *ce, json_t *req)
 
 	if (!json_is_object(o))
 		return fail("\"neighbor\": " NEIGH_OBJ);
-	r = parse_rt_item(o, "neighbors", "neighbor", NULL, NULL, &db);
+	r = parse_req(o, "neighbors", "neighbor", NULL, NULL, true, &db);
 	if (r != NULL)
 		return r;
 	if (find_neigh(ce, &db.neighbors[0].ip, db.neighbors[0].port) >= 0)
@@ -1001,8 +918,8 @@ op_neighbor_del(struct ce *ce, json_t *req)
 	if (!json_is_object(o))
 		return fail("\"neighbor\": an object with the ip and port of "
 			    "a neighbor");
-	r = parse_rt_item(o, "neighbors", "neighbor", "mac", "02:00:00:00:00:00",
-		       &db);
+	r = parse_req(o, "neighbors", "neighbor", "mac", "02:00:00:00:00:00",
+		      true, &db);
 	if (r != NULL)
 		return r;
 	x = &db.neighbors[0];

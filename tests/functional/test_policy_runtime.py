@@ -35,6 +35,7 @@ from sgtest.control import sa_json
 from sgtest.scenario import OutScenario, Scenario
 
 from test_control import GCM, CBC, EST, HELD, N, N_EST, N_HELD, start, spi_s, Gw
+from test_control import gw  # noqa: F401 (the fixture: a gateway holding 4 packets)
 
 
 def plist(gw):
@@ -56,15 +57,6 @@ def listed(p):
     if "sa" in d:
         d["sa"] = spi_s(int(str(d["sa"]), 0))
     return d
-
-
-@pytest.fixture
-def gw(spigate_bin, workdir, seed_rng):
-    g = start(spigate_bin, workdir, seed_rng)
-    try:
-        yield g
-    finally:
-        g.g.__exit__(None, None, None)
 
 
 # -- replies and errors ---------------------------------------------------------------
