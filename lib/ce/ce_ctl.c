@@ -265,6 +265,7 @@ op_sa_show(struct ce *ce, json_t *req)
 		json_object_set_new(j, "dfe", json_integer(sa->dfe));
 		json_object_set_new(j, "dfe_lcore",
 				    json_integer(ce->dep->dfe_lcores[sa->dfe]));
+		json_object_set_new(j, "crypto", json_string(s.crypto));
 	}
 	json_object_set_new(j, "packets", json_integer((json_int_t)s.packets));
 	json_object_set_new(j, "bytes", json_integer((json_int_t)s.bytes));

@@ -295,6 +295,7 @@ tel_sa_info(const char *cmd __rte_unused, const char *params,
 		rte_tel_data_add_dict_u64(d, "dfe", sa->dfe);
 		rte_tel_data_add_dict_u64(d, "dfe_lcore",
 					  ce->dep->dfe_lcores[sa->dfe]);
+		rte_tel_data_add_dict_string(d, "crypto", s.crypto);
 	}
 	rte_tel_data_add_dict_u64(d, "packets", s.packets);
 	rte_tel_data_add_dict_u64(d, "bytes", s.bytes);

@@ -123,6 +123,11 @@ struct dfe_sa_stats {
 	uint64_t last_sqn;            /* in: highest authenticated; out: last sent */
 	bool gated;
 	bool expired;
+	const char *crypto;           /* the SA's crypto path: "direct-gcm"
+				       * (intel-ipsec-mb's GCM API, dfe_gcm.c),
+				       * "cpu" (lib/ipsec cpu crypto),
+				       * "cpu+lookaside" (small groups through
+				       * the queue pair), "lookaside" */
 };
 
 /* Build a runtime SA for DFE d: crypto session on d's device, lib/ipsec SA,

@@ -60,32 +60,6 @@ natt_strip(struct rte_mbuf *m)
 	return 0;
 }
 
-/* Where an authenticated NAT-T packet came from (the CE polls it). */
-static inline void
-peer_seen(struct dfe_sa *sa, const struct sg_meta *meta)
-{
-	uint16_t port;
-	uint32_t seq;
-
-	if (meta->ip_ver == 4) {
-		if (meta->peer != sa->peer)
-			__atomic_store_n(&sa->peer, meta->peer,
-					 __ATOMIC_RELEASE);
-		return;
-	}
-	port = (uint16_t)(meta->peer >> 32);
-	if (sa->seen6_seq != 0 && sa->seen6.port_be == port &&
-	    memcmp(sa->seen6.addr, meta->dst, 16) == 0)
-		return;
-	/* single writer: odd while the 18 bytes change */
-	seq = sa->seen6_seq;
-	__atomic_store_n(&sa->seen6_seq, seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(sa->seen6.addr, meta->dst, 16);
-	sa->seen6.port_be = port;
-	__atomic_store_n(&sa->seen6_seq, seq + 2, __ATOMIC_RELEASE);
-}
-
 /*
  * After the crypto: lib/ipsec checks padding and trailer and strips the
  * headers; then our window is updated with what authenticated, in order. A
@@ -118,7 +92,7 @@ finish(struct dfe *d, struct dfe_sa *sa, const struct rte_ipsec_session *ss,
 		if (dfe_replay_update(sa->replay, sg_meta(mb[i])->sqn) == 0) {
 			/* authenticated and new: may move the NAT mapping */
 			if (sa->natt && sg_meta(mb[i])->peer != 0)
-				peer_seen(sa, sg_meta(mb[i]));
+				dfe_peer_seen(sa, sg_meta(mb[i]));
 			mb[k++] = mb[i];
 			bytes += mb[i]->pkt_len;
 		} else {
@@ -242,6 +216,10 @@ crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 {
 	uint16_t n;
 
+	if (sa->gcm != NULL) {
+		dfe_gcm_inbound(d, sa, mb, k);
+		return;
+	}
 	if (sa->lksd == DFE_LKSD_ALWAYS ||
 	    (sa->lksd == DFE_LKSD_SMALL &&
 	     (k < DFE_MB_BATCH || sa->inflight != 0))) {
@@ -365,9 +343,10 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 					dfe_lksd_drain(d);
 				done += k;
 				k = 0;
-				base = sa->replay->top;
-				if (run < base)
-					run = base;
+				/* only what authenticated moves the window: a
+				 * packet of the first part that failed must not
+				 * decide this one's high half */
+				base = run = sa->replay->top;
 				sqn = dfe_replay_esn_at(run, sa->replay->win, seq);
 			}
 		}

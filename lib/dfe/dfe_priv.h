@@ -10,6 +10,7 @@
 #include "dfe.h"
 #include "dfe_replay.h"
 #include "sg_common.h"
+#include "sg_meta.h"
 
 #define DFE_STASH_MAX 1024    /* packets behind gates, per DFE */
 #define DFE_CRYPTO_MAX (SG_BURST * 4)
@@ -74,16 +75,18 @@ struct dfe_sa {
 	const struct dfe_selset *volatile sel;
 	struct rte_ipsec_sa *ipsec_sa;
 	void *cses;
+	struct dfe_gcm *gcm;          /* the direct GCM path (dfe_gcm.c), or
+				       * NULL: lib/ipsec */
 	uint64_t sqn_max;
-	uint8_t cdev_id;
+	uint32_t cses_lines;          /* bit i: prefetch line i of the crypto
+				       * state: 'gcm' if set, else the crypto
+				       * session (dfe_sa_create()) */
 	uint8_t iv_len;
 	uint8_t hdr_len;
 	uint16_t egress_port;
 	uint16_t mtu;
 	uint16_t overhead;            /* ESP bytes added besides padding */
 	uint16_t encap_sport, encap_dport;
-	uint32_t cses_lines;          /* bit i: prefetch line i of the crypto
-				       * session (dfe_sa_create()) */
 	/* line 3: NAT-T SAs and the outbound loop guard */
 	volatile uint64_t peer;       /* NAT-T: in: last authenticated source;
 				       * out: destination override (CE) */
@@ -98,6 +101,7 @@ struct dfe_sa {
 	 * while writing; out: the destination override published by the CE,
 	 * RCU) */
 	uint64_t drop[SG_DROP_MAX] __rte_cache_aligned;
+	uint8_t cdev_id;
 	uint8_t hdr[DFE_HDR_MAX];
 	volatile uint32_t seen6_seq;
 	struct dfe_peer6 seen6;
@@ -108,7 +112,7 @@ _Static_assert(offsetof(struct dfe_sa, spi) == RTE_CACHE_LINE_SIZE &&
 	       offsetof(struct dfe_sa, out_sqn) + 8 <= 2 * RTE_CACHE_LINE_SIZE &&
 	       offsetof(struct dfe_sa, replay) == 2 * RTE_CACHE_LINE_SIZE &&
 	       offsetof(struct dfe_sa, sel) + 8 <= 3 * RTE_CACHE_LINE_SIZE &&
-	       offsetof(struct dfe_sa, cses_lines) + 4 <= 3 * RTE_CACHE_LINE_SIZE,
+	       offsetof(struct dfe_sa, encap_dport) + 2 <= 3 * RTE_CACHE_LINE_SIZE,
 	       "hot per-SA state: see the layout comment above");
 
 /* The session of the SA's enqueue/dequeue path. */
@@ -153,6 +157,15 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa)
 	unsigned i;
 
 	rte_prefetch0(sa->sel);	/* n and the first selector */
+	if (sa->gcm != NULL) {
+		/* the direct path reads neither lib/ipsec's SA nor the
+		 * session */
+		cs = (const uint8_t *)sa->gcm;
+		for (m = sa->cses_lines; m != 0; m &= m - 1)
+			rte_prefetch0(cs + __builtin_ctz(m) *
+				      RTE_CACHE_LINE_SIZE);
+		return;
+	}
 	for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
 		rte_prefetch0(is + i * RTE_CACHE_LINE_SIZE);
 	for (m = sa->cses_lines; m != 0; m &= m - 1)
@@ -165,6 +178,8 @@ struct dfe {
 	struct dfe_conf c;
 	struct dfe_sa *volatile *sa;  /* [max_sa] published SAs */
 	struct sg_lcore_stats *st;
+	struct IMB_MGR *imb;          /* direct GCM path: function table, or
+				       * NULL (dfe_gcm.c) */
 	unsigned inflight;            /* lookaside ops in the device */
 	unsigned n_stash;
 	struct rte_mbuf *stash[DFE_STASH_MAX];
@@ -182,6 +197,41 @@ void dfe_cbc_iv_fix(struct rte_crypto_op *cop[], uint16_t n);
 void dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		     uint16_t n);
 unsigned dfe_lksd_drain(struct dfe *d);
+
+/* Where an authenticated NAT-T packet came from (the CE polls it). */
+static inline void
+dfe_peer_seen(struct dfe_sa *sa, const struct sg_meta *meta)
+{
+	uint16_t port;
+	uint32_t seq;
+
+	if (meta->ip_ver == 4) {
+		if (meta->peer != sa->peer)
+			__atomic_store_n(&sa->peer, meta->peer,
+					 __ATOMIC_RELEASE);
+		return;
+	}
+	port = (uint16_t)(meta->peer >> 32);
+	if (sa->seen6_seq != 0 && sa->seen6.port_be == port &&
+	    memcmp(sa->seen6.addr, meta->dst, 16) == 0)
+		return;
+	/* single writer: odd while the 18 bytes change */
+	seq = sa->seen6_seq;
+	__atomic_store_n(&sa->seen6_seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(sa->seen6.addr, meta->dst, 16);
+	sa->seen6.port_be = port;
+	__atomic_store_n(&sa->seen6_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* dfe_gcm.c: the direct GCM path */
+int dfe_gcm_init(struct dfe *d);
+void dfe_gcm_fini(struct dfe *d);
+int dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa,
+		    const struct dfe_sa_prm *p);
+void dfe_gcm_sa_free(struct dfe_sa *sa);
+void dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		     uint16_t n);
 
 static inline void
 dfe_drop(struct dfe *d, struct dfe_sa *sa, enum sg_drop why,

@@ -17,6 +17,7 @@ struct dfe *
 dfe_create(const struct dfe_conf *c)
 {
 	struct dfe *d;
+	int rc;
 
 	if (c == NULL || c->ring == NULL || c->route == NULL ||
 	    c->txq == NULL || c->stats == NULL || c->max_sa == 0 ||
@@ -34,9 +35,11 @@ dfe_create(const struct dfe_conf *c)
 	d->st = c->stats;
 	d->sa = rte_zmalloc_socket("dfe_sa_tbl", sizeof(*d->sa) * c->max_sa,
 				   RTE_CACHE_LINE_SIZE, c->socket);
-	if (d->sa == NULL) {
+	rc = d->sa == NULL ? -ENOMEM : dfe_gcm_init(d);
+	if (rc != 0) {
+		rte_free((void *)d->sa);
 		rte_free(d);
-		rte_errno = ENOMEM;
+		rte_errno = -rc;
 		return NULL;
 	}
 	return d;
@@ -48,6 +51,7 @@ dfe_destroy(struct dfe *d)
 	if (d == NULL)
 		return;
 	rte_pktmbuf_free_bulk(d->stash, d->n_stash);
+	dfe_gcm_fini(d);
 	rte_free((void *)d->sa);
 	rte_free(d);
 }
@@ -304,7 +308,11 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		if (rc != 0)
 			goto fail;
 	}
-	cses_prefetch_lines(sa);
+	rc = dfe_gcm_sa_init(d, sa, p);
+	if (rc != 0)
+		goto fail;
+	if (sa->gcm == NULL)
+		cses_prefetch_lines(sa);
 	/* lookaside completions find the SA from the crypto session */
 	rte_cryptodev_sym_session_opaque_data_set(sa->cses,
 						  (uint64_t)(uintptr_t)&sa->ss);
@@ -322,6 +330,7 @@ dfe_sa_free(struct dfe_sa *sa)
 		return;
 	if (sa->cses != NULL)
 		rte_cryptodev_sym_session_free(sa->cdev_id, sa->cses);
+	dfe_gcm_sa_free(sa);
 	rte_free(sa->ipsec_sa);
 	/* the replay window lives in the SA's block */
 	dfe_selset_free(sa->sel);
@@ -435,6 +444,9 @@ dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
 	out->last_sqn = sa->dir == DFE_DIR_IN ? sa->replay->top : sa->out_sqn;
 	out->gated = sa->gated;
 	out->expired = sa->expired;
+	out->crypto = sa->gcm != NULL ? "direct-gcm" :
+		sa->lksd == DFE_LKSD_NEVER ? "cpu" :
+		sa->lksd == DFE_LKSD_SMALL ? "cpu+lookaside" : "lookaside";
 }
 
 uint64_t

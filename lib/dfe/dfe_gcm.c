@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inbound ESP with AES-GCM (RFC 4106) on intel-ipsec-mb's direct GCM API,
+ * for tunnel-mode SAs in cpu crypto mode.
+ *
+ * The same library the aesni_mb PMD wraps, called without the layers in
+ * between: lib/ipsec's cpu-crypto prepare (IV and AAD vectors), the PMD's
+ * job submission and its digest compare, and lib/ipsec's post-processing.
+ * Those cost about as much as the decryption of a 64-byte packet
+ * (docs/PERFORMANCE.md, optimisation log, step 6). What lib/ipsec checks,
+ * this checks, in the same order and with the same drop reasons:
+ * docs/architecture.md, "the direct GCM path".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <intel-ipsec-mb.h>
+#include <rte_cryptodev.h>
+#include <rte_esp.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "dfe_priv.h"
+#include "sg_meta.h"
+
+#define ESP_HDR 8             /* SPI, sequence number */
+#define GCM_IV 8              /* RFC 4106 explicit IV */
+
+/*
+ * Per SA, in one block: the line read per packet first, then the key
+ * schedule and the GHASH keys (intel-ipsec-mb's layout, 64-byte aligned).
+ */
+struct dfe_gcm {
+	aes_gcm_enc_dec_t dec;
+	uint32_t salt;                /* nonce bytes 0..3, as in the packet */
+	uint8_t icv_len;
+	uint8_t next_proto;           /* tunnel: IPPROTO_IPIP or IPPROTO_IPV6 */
+	struct gcm_key_data key __rte_cache_aligned;
+};
+
+int
+dfe_gcm_init(struct dfe *d)
+{
+	const char *e = getenv("SPIGATE_DIRECT_GCM");
+
+	d->imb = NULL;
+	if (d->c.crypto != DFE_CRYPTO_CPU || (e != NULL && strcmp(e, "0") == 0))
+		return 0;
+	d->imb = alloc_mb_mgr(0);
+	if (d->imb == NULL)
+		return -ENOMEM;
+	init_mb_mgr_auto(d->imb, NULL);
+	if (imb_get_errno(d->imb) != 0) {
+		free_mb_mgr(d->imb);
+		d->imb = NULL;
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+void
+dfe_gcm_fini(struct dfe *d)
+{
+	if (d->imb != NULL)
+		free_mb_mgr(d->imb);
+	d->imb = NULL;
+}
+
+/*
+ * Build the direct-path state of an inbound tunnel-mode AES-GCM SA. Other
+ * SAs (and every SA when the DFE has no manager) keep sa->gcm NULL and go
+ * through lib/ipsec. 0, or -ENOMEM.
+ */
+int
+dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
+{
+	const struct rte_crypto_sym_xform *x = p->xform;
+	struct dfe_gcm *g;
+	uint16_t icv;
+
+	sa->gcm = NULL;
+	if (d->imb == NULL || p->dir != DFE_DIR_IN ||
+	    p->mode != DFE_MODE_TUNNEL || x == NULL || x->next != NULL ||
+	    x->type != RTE_CRYPTO_SYM_XFORM_AEAD ||
+	    x->aead.algo != RTE_CRYPTO_AEAD_AES_GCM)
+		return 0;
+	icv = x->aead.digest_length;
+	if (icv != 8 && icv != 12 && icv != 16)
+		return 0;
+	g = rte_zmalloc_socket("dfe_gcm", sizeof(*g), RTE_CACHE_LINE_SIZE,
+			       d->c.socket);
+	if (g == NULL)
+		return -ENOMEM;
+	switch (x->aead.key.length) {
+	case 16:
+		g->dec = d->imb->gcm128_dec;
+		IMB_AES128_GCM_PRE(d->imb, x->aead.key.data, &g->key);
+		break;
+	case 24:
+		g->dec = d->imb->gcm192_dec;
+		IMB_AES192_GCM_PRE(d->imb, x->aead.key.data, &g->key);
+		break;
+	case 32:
+		g->dec = d->imb->gcm256_dec;
+		IMB_AES256_GCM_PRE(d->imb, x->aead.key.data, &g->key);
+		break;
+	default:
+		rte_free(g);
+		return 0;
+	}
+	g->salt = p->salt;
+	g->icv_len = (uint8_t)icv;
+	g->next_proto = p->inner_family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	sa->gcm = g;
+	/* the header line and the whole key block */
+	sa->cses_lines = (UINT32_C(1) << (sizeof(*g) / RTE_CACHE_LINE_SIZE)) - 1;
+	return 0;
+}
+
+void
+dfe_gcm_sa_free(struct dfe_sa *sa)
+{
+	if (sa->gcm == NULL)
+		return;
+	explicit_bzero(sa->gcm, sizeof(*sa->gcm));
+	rte_free(sa->gcm);
+	sa->gcm = NULL;
+}
+
+/* Constant time: an ICV compare must not say how many bytes matched. */
+static inline bool
+icv_equal(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+	uint64_t x = 0, u, v;
+	uint32_t s, t;
+
+	for (; len >= 8; len -= 8, a += 8, b += 8) {
+		memcpy(&u, a, 8);
+		memcpy(&v, b, 8);
+		x |= u ^ v;
+	}
+	if (len != 0) {	/* 12-byte ICV */
+		memcpy(&s, a, 4);
+		memcpy(&t, b, 4);
+		x |= s ^ t;
+	}
+	return x == 0;
+}
+
+/* RFC 4303 2.4: padding bytes are 1, 2, 3, ... */
+static inline bool
+pad_ok(const uint8_t *p, unsigned n)
+{
+	unsigned i, x = 0;
+
+	for (i = 0; i < n; i++)
+		x |= p[i] ^ (i + 1);
+	return x == 0;
+}
+
+/*
+ * Decrypt, authenticate and strip packets of one SA that passed the
+ * pre-checks of inbound() (sequence number reconstructed into meta->sqn,
+ * NAT-T UDP header counted in l3_len). The checks and their drop reasons
+ * are lib/ipsec's: a payload that is not a whole number of 4-byte words is
+ * malformed before the crypto; a wrong ICV fails authentication; then
+ * trailer, padding and next header (malformed); then the replay window.
+ * What passes goes on to dfe_forward() starting at the inner IP header.
+ */
+void
+dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		uint16_t n)
+{
+	const struct dfe_gcm *g = sa->gcm;
+	const unsigned icv_len = g->icv_len;
+	struct rte_mbuf *bad[SG_BURST];
+	struct gcm_context_data ctx;
+	uint8_t iv[12], aad[12], tag[16];
+	unsigned i, k = 0, nb = 0, auth = 0, replay = 0, malformed = 0;
+	uint64_t bytes = 0;
+
+	memcpy(iv, &g->salt, 4);
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		struct sg_meta *meta = sg_meta(m);
+		uint32_t hl = m->l2_len + m->l3_len;
+		uint8_t *esp = rte_pktmbuf_mtod_offset(m, uint8_t *, hl);
+		uint8_t *ct = esp + ESP_HDR + GCM_IV;
+		int32_t clen = (int32_t)m->pkt_len - (int32_t)hl -
+			(ESP_HDR + GCM_IV) - (int32_t)icv_len;
+		unsigned pad;
+
+		if (unlikely(m->nb_segs != 1 || clen < 0 || (clen & 3) != 0)) {
+			bad[nb++] = m;
+			malformed++;
+			continue;
+		}
+		memcpy(iv + 4, esp + ESP_HDR, GCM_IV);
+		if (sa->esn) {
+			uint32_t hi = rte_cpu_to_be_32((uint32_t)(meta->sqn >> 32));
+
+			memcpy(aad, esp, 4);
+			memcpy(aad + 4, &hi, 4);
+			memcpy(aad + 8, esp + 4, 4);
+			g->dec(&g->key, &ctx, ct, ct, (uint64_t)clen, iv, aad,
+			       12, tag, icv_len);
+		} else {
+			g->dec(&g->key, &ctx, ct, ct, (uint64_t)clen, iv, esp,
+			       8, tag, icv_len);
+		}
+		if (unlikely(!icv_equal(tag, ct + clen, icv_len))) {
+			bad[nb++] = m;
+			auth++;
+			continue;
+		}
+		pad = clen >= 2 ? ct[clen - 2] : 0;
+		if (unlikely(clen < 2 || (int32_t)pad + 2 > clen ||
+			     ct[clen - 1] != g->next_proto ||
+			     !pad_ok(ct + clen - 2 - pad, pad))) {
+			bad[nb++] = m;
+			malformed++;
+			continue;
+		}
+		if (unlikely(dfe_replay_update(sa->replay, meta->sqn) != 0)) {
+			bad[nb++] = m;
+			replay++;
+			continue;
+		}
+		/* authenticated and new: may move the NAT mapping */
+		if (sa->natt && meta->peer != 0)
+			dfe_peer_seen(sa, meta);
+		rte_pktmbuf_adj(m, (uint16_t)(hl + ESP_HDR + GCM_IV));
+		rte_pktmbuf_trim(m, (uint16_t)(pad + 2 + icv_len));
+		m->packet_type = RTE_PTYPE_UNKNOWN;
+		m->l2_len = 0;
+		m->l3_len = 0;
+		m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD;
+		bytes += m->pkt_len;
+		mb[k++] = m;
+	}
+	if (unlikely(nb != 0)) {
+		d->st->drop[SG_DROP_AUTH_FAILED] += auth;
+		d->st->drop[SG_DROP_REPLAY] += replay;
+		d->st->drop[SG_DROP_MALFORMED] += malformed;
+		sa->drop[SG_DROP_AUTH_FAILED] += auth;
+		sa->drop[SG_DROP_REPLAY] += replay;
+		sa->drop[SG_DROP_MALFORMED] += malformed;
+		rte_pktmbuf_free_bulk(bad, nb);
+	}
+	d->st->decrypted += k;
+	sa->bytes += bytes;
+	if (k != 0)
+		dfe_forward(d, sa, mb, k);
+}
