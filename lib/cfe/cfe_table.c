@@ -138,7 +138,8 @@ key_ok(const struct cfe_class_key *k)
 	static const uint8_t zero[16];
 	size_t used;
 
-	if (memcmp(k->pad, zero, sizeof(k->pad)) != 0)
+	if (memcmp(k->pad, zero, sizeof(k->pad)) != 0 ||
+	    memcmp(k->tail, zero, sizeof(k->tail)) != 0)
 		return 0;
 	switch (k->family) {
 	case 0:

@@ -21,7 +21,11 @@ struct cfe_class_key {
 	uint8_t family;     /* 0 = SPI only, 4 or 6 = SPI + destination */
 	uint8_t pad[3];
 	uint8_t dst[16];
+	uint8_t tail[8];    /* zero: rte_hash compares 32-byte keys with vector
+			     * instructions, 24-byte ones with memcmp() */
 };
+
+_Static_assert(sizeof(struct cfe_class_key) == 32, "see 'tail'");
 
 /* Values: see sg_cls.h (cfe_class_val() and its decoders). */
 #include "sg_cls.h"
