@@ -34,8 +34,8 @@ sel_match(const struct dfe_selset *ss, const struct tuple *t)
 
 		if (s->proto >= 0 && s->proto != t->proto)
 			continue;
-		if (!sg_prefix_contains(&s->src, &t->src) ||
-		    !sg_prefix_contains(&s->dst, &t->dst))
+		if (!sg_prefix_match(&s->src, &t->src) ||
+		    !sg_prefix_match(&s->dst, &t->dst))
 			continue;
 		if (t->opaque_ports) {
 			if (!ports_any(s->sport_lo, s->sport_hi) ||

@@ -508,6 +508,56 @@ static void t_sg_addr(struct tctx *t)
 	assert_int_equal(sg_mac_parse("02:00:0a:ff:00:011", mac), -EINVAL);
 }
 
+/*
+ * The data path's masked compare (sg_prefix_match) against the reference
+ * (sg_prefix_contains): both families, every prefix length, addresses that
+ * differ from the prefix in one bit at every position, host bits set in the
+ * prefix, families crossed, lengths past the family's.
+ */
+static void t_prefix_match(struct tctx *t)
+{
+	struct sg_prefix p;
+	struct sg_addr a;
+	unsigned fam, len, bit, trial, bits;
+	uint64_t r = 0x9e3779b97f4a7c15ULL;
+
+	(void)t;
+	for (trial = 0; trial < 64; trial++) {
+		for (fam = 4; fam <= 6; fam += 2) {
+			bits = fam == 4 ? 32 : 128;
+			for (len = 0; len <= bits + 1; len++) {
+				memset(&p, 0, sizeof(p));
+				p.addr.family = (uint8_t)fam;
+				p.len = (uint8_t)len;
+				for (bit = 0; bit < bits / 8; bit++) {
+					r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+					p.addr.a[bit] = (uint8_t)r;
+				}
+				for (bit = 0; bit <= bits; bit++) {
+					a = p.addr;
+					if (bit < bits)
+						a.a[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+					assert_int_equal(sg_prefix_match(&p, &a),
+							 sg_prefix_contains(&p, &a));
+					a.family = (uint8_t)(10 - fam);
+					assert_false(sg_prefix_match(&p, &a));
+				}
+			}
+		}
+	}
+	/* a differing bit inside the prefix: no; in the host part: yes */
+	assert_int_equal(sg_prefix_parse("10.128.0.0/9", &p), 0);
+	assert_int_equal(sg_addr_parse("10.255.1.2", &a), 0);
+	assert_true(sg_prefix_match(&p, &a));
+	assert_int_equal(sg_addr_parse("10.127.1.2", &a), 0);
+	assert_false(sg_prefix_match(&p, &a));
+	assert_int_equal(sg_prefix_parse("2001:db8::/65", &p), 0);
+	assert_int_equal(sg_addr_parse("2001:db8::7fff:0:0:1", &a), 0);
+	assert_true(sg_prefix_match(&p, &a));
+	assert_int_equal(sg_addr_parse("2001:db8::8000:0:0:1", &a), 0);
+	assert_false(sg_prefix_match(&p, &a));
+}
+
 static void t_missing_files(struct tctx *t)
 {
 	char path[PATH_MAX], want[PATH_MAX + 64];
@@ -1041,6 +1091,7 @@ static const struct tcase cases[] = {
 	{ "args: ce_config_validate", .run = t_args_validate },
 	{ "ce_diag: format and growth", .run = t_diag },
 	{ "sg_addr: parse, format, contains, mac", .run = t_sg_addr },
+	{ "sg_prefix_match: as sg_prefix_contains, every length", .run = t_prefix_match },
 	{ "files: missing, folder", .run = t_missing_files },
 
 	/* ---- valid files ---- */
