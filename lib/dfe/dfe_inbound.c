@@ -220,6 +220,11 @@ crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 		dfe_gcm_inbound(d, sa, mb, k);
 		return;
 	}
+	if (sa->cbc != NULL) {
+		/* finished by dfe_cbc_complete() after the burst's groups */
+		dfe_cbc_submit(d, sa, mb, k);
+		return;
+	}
 	if (sa->lksd == DFE_LKSD_ALWAYS ||
 	    (sa->lksd == DFE_LKSD_SMALL &&
 	     (k < DFE_MB_BATCH || sa->inflight != 0))) {
@@ -339,6 +344,7 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 			if (unlikely((sqn >> 32) != (dfe_replay_esn_at(base,
 					sa->replay->win, seq) >> 32)) && k != 0) {
 				crypto(d, sa, mb, k);
+				dfe_cbc_complete(d);	/* mb[] is reused */
 				while (d->inflight != 0)
 					dfe_lksd_drain(d);
 				done += k;
@@ -370,10 +376,12 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 static void
 run_sa(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 {
-	if (sa->dir == DFE_DIR_IN)
+	if (sa->dir == DFE_DIR_IN) {
 		inbound(d, sa, mb, n);
-	else
+		dfe_cbc_complete(d);	/* before the caller reuses mb[] */
+	} else {
 		dfe_outbound(d, sa, mb, n);
+	}
 }
 
 /*
@@ -399,6 +407,8 @@ run_groups(struct dfe *d, struct grp *g, unsigned ng)
 		else
 			dfe_outbound(d, g[i].sa, g[i].m, g[i].n);
 	}
+	/* the direct CBC groups, whose lanes the whole burst filled */
+	dfe_cbc_complete(d);
 }
 
 /*

@@ -40,7 +40,8 @@ enum {
  * lib/ipsec), line 1 what inbound and outbound read for every packet and
  * the success counters beside it, line 2 the pointers to the other per-SA
  * objects (the selector set among them) and what outbound reads per
- * packet, line 3 the NAT-T peer and the loop guard's remote, line 4 the
+ * packet, line 3 the direct CBC state, the NAT-T peer and the loop
+ * guard's remote, line 4 the
  * enqueue/dequeue session of a DFE_LKSD_SMALL SA. Drop counters (written
  * only on a drop), the outbound template and the IPv6 NAT-T records come
  * after. The replay window is allocated in the same block, right after
@@ -87,7 +88,9 @@ struct dfe_sa {
 	uint16_t mtu;
 	uint16_t overhead;            /* ESP bytes added besides padding */
 	uint16_t encap_sport, encap_dport;
-	/* line 3: NAT-T SAs and the outbound loop guard */
+	/* line 3: the direct CBC path, NAT-T SAs and the outbound loop
+	 * guard */
+	struct dfe_cbc *cbc __rte_cache_aligned; /* dfe_cbc.c, or NULL */
 	volatile uint64_t peer;       /* NAT-T: in: last authenticated source;
 				       * out: destination override (CE) */
 	struct sg_addr remote;
@@ -145,6 +148,7 @@ dfe_sa_prefetch(const struct dfe_sa *sa)
 	rte_prefetch0(p);
 	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
 	rte_prefetch0(p + 2 * RTE_CACHE_LINE_SIZE);
+	rte_prefetch0(p + 3 * RTE_CACHE_LINE_SIZE);
 	rte_prefetch0(dfe_sa_replay_at(sa));
 }
 
@@ -157,10 +161,11 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa)
 	unsigned i;
 
 	rte_prefetch0(sa->sel);	/* n and the first selector */
-	if (sa->gcm != NULL) {
-		/* the direct path reads neither lib/ipsec's SA nor the
+	if (sa->gcm != NULL || sa->cbc != NULL) {
+		/* the direct paths read neither lib/ipsec's SA nor the
 		 * session */
-		cs = (const uint8_t *)sa->gcm;
+		cs = sa->gcm != NULL ? (const uint8_t *)sa->gcm :
+			(const uint8_t *)sa->cbc;
 		for (m = sa->cses_lines; m != 0; m &= m - 1)
 			rte_prefetch0(cs + __builtin_ctz(m) *
 				      RTE_CACHE_LINE_SIZE);
@@ -174,6 +179,17 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa)
 		rte_prefetch0(&sa->lss);
 }
 
+/* dfe_cbc.c: a group of one SA whose crypto is under way */
+struct dfe_defer {
+	struct dfe_sa *sa;
+	struct rte_mbuf **m;          /* the caller's array, until completion */
+	uint16_t n;
+	uint16_t first;               /* its first job slot */
+};
+
+#define DFE_CBC_MAX (2 * SG_BURST) /* jobs between completions */
+#define DFE_DEFER_MAX SG_BURST
+
 struct dfe {
 	struct dfe_conf c;
 	struct dfe_sa *volatile *sa;  /* [max_sa] published SAs */
@@ -181,6 +197,14 @@ struct dfe {
 	struct IMB_MGR *imb;          /* direct GCM path: function table, or
 				       * NULL (dfe_gcm.c) */
 	unsigned inflight;            /* lookaside ops in the device */
+	/* the direct CBC path: jobs in the manager since the last
+	 * dfe_cbc_complete(), by slot */
+	bool direct_gcm, direct_cbc;  /* SPIGATE_DIRECT_GCM, _CBC != "0" */
+	unsigned n_defer, n_job;
+	struct dfe_defer defer[DFE_DEFER_MAX];
+	uint8_t job_st[DFE_CBC_MAX];  /* 0 under way, 1 done, 2 failed */
+	uint8_t job_tag[DFE_CBC_MAX][32];  /* computed ICV */
+	uint8_t job_icv[DFE_CBC_MAX][32];  /* received ICV */
 	unsigned n_stash;
 	struct rte_mbuf *stash[DFE_STASH_MAX];
 } __rte_cache_aligned;
@@ -232,6 +256,14 @@ int dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa,
 void dfe_gcm_sa_free(struct dfe_sa *sa);
 void dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		     uint16_t n);
+/* dfe_cbc.c: the direct CBC path */
+int dfe_cbc_init(struct dfe *d);
+int dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa,
+		    const struct dfe_sa_prm *p);
+void dfe_cbc_sa_free(struct dfe_sa *sa);
+void dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		    uint16_t n);
+void dfe_cbc_complete(struct dfe *d);
 
 static inline void
 dfe_drop(struct dfe *d, struct dfe_sa *sa, enum sg_drop why,

@@ -36,6 +36,8 @@ dfe_create(const struct dfe_conf *c)
 	d->sa = rte_zmalloc_socket("dfe_sa_tbl", sizeof(*d->sa) * c->max_sa,
 				   RTE_CACHE_LINE_SIZE, c->socket);
 	rc = d->sa == NULL ? -ENOMEM : dfe_gcm_init(d);
+	if (rc == 0)
+		rc = dfe_cbc_init(d);
 	if (rc != 0) {
 		rte_free((void *)d->sa);
 		rte_free(d);
@@ -309,9 +311,13 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 			goto fail;
 	}
 	rc = dfe_gcm_sa_init(d, sa, p);
+	if (rc == 0)
+		rc = dfe_cbc_sa_init(d, sa, p);
 	if (rc != 0)
 		goto fail;
-	if (sa->gcm == NULL)
+	if (sa->cbc != NULL)
+		sa->lksd = DFE_LKSD_NEVER;	/* lanes filled across SAs */
+	if (sa->gcm == NULL && sa->cbc == NULL)
 		cses_prefetch_lines(sa);
 	/* lookaside completions find the SA from the crypto session */
 	rte_cryptodev_sym_session_opaque_data_set(sa->cses,
@@ -331,6 +337,7 @@ dfe_sa_free(struct dfe_sa *sa)
 	if (sa->cses != NULL)
 		rte_cryptodev_sym_session_free(sa->cdev_id, sa->cses);
 	dfe_gcm_sa_free(sa);
+	dfe_cbc_sa_free(sa);
 	rte_free(sa->ipsec_sa);
 	/* the replay window lives in the SA's block */
 	dfe_selset_free(sa->sel);
@@ -445,6 +452,7 @@ dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
 	out->gated = sa->gated;
 	out->expired = sa->expired;
 	out->crypto = sa->gcm != NULL ? "direct-gcm" :
+		sa->cbc != NULL ? "direct-cbc" :
 		sa->lksd == DFE_LKSD_NEVER ? "cpu" :
 		sa->lksd == DFE_LKSD_SMALL ? "cpu+lookaside" : "lookaside";
 }

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inbound ESP with AES-CBC and HMAC-SHA-1/256/384/512 (RFC 3602, 2404, 4868)
+ * on intel-ipsec-mb's job API, for tunnel-mode SAs in cpu crypto mode: the
+ * "direct CBC path".
+ *
+ * HMAC runs in intel-ipsec-mb's multi-buffer lanes (16 buffers at once for
+ * SHA-256 on AVX-512) and computes only when the lanes are full or flushed.
+ * lib/ipsec's cpu-crypto call hands over one SA's group and flushes, so a
+ * burst spread over many SAs paid a 16-lane SHA-256 for each packet or two.
+ * Here every packet of a burst, whatever its SA, goes into one manager
+ * (dfe_cbc_submit(), called per SA group by inbound()), and the lanes are
+ * flushed once per burst (dfe_cbc_complete(), after the last group): the
+ * groups are then finished in the order they were submitted, so each SA
+ * still sees its packets in arrival order.
+ *
+ * What lib/ipsec checks, this checks, in the same order and with the same
+ * drop reasons (the ciphertext a whole number of blocks: malformed before
+ * the crypto; ICV; trailer, padding and next header: malformed; the replay
+ * window). tests/functional/test_direct_crypto.py runs every kind of input
+ * through both paths and compares.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <intel-ipsec-mb.h>
+#include <rte_cryptodev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "dfe_priv.h"
+#include "sg_meta.h"
+
+#define ESP_HDR 8
+#define CBC_IV 16
+#define CBC_BLOCK 16
+
+/*
+ * Per SA: the line read per packet, then the HMAC pad hashes (one line
+ * each) and the AES decryption key schedule; the encryption schedule last
+ * (key expansion writes it; CBC decryption does not read it).
+ */
+struct dfe_cbc {
+	uint8_t key_len;              /* AES key bytes: 16, 24, 32 */
+	uint8_t icv_len;              /* truncated HMAC bytes */
+	uint8_t next_proto;           /* IPPROTO_IPIP or IPPROTO_IPV6 */
+	int hash;                     /* IMB_HASH_ALG */
+	uint8_t ipad[64] __rte_cache_aligned; /* hash state after key ^ ipad */
+	uint8_t opad[64] __rte_cache_aligned; /* ... after key ^ opad */
+	uint8_t dec_keys[16 * 15] __rte_cache_aligned;
+	uint8_t enc_keys[16 * 15] __rte_cache_aligned;
+};
+
+int
+dfe_cbc_init(struct dfe *d)
+{
+	const char *e = getenv("SPIGATE_DIRECT_CBC");
+
+	d->direct_cbc = d->imb != NULL && !(e != NULL && strcmp(e, "0") == 0);
+	d->n_defer = 0;
+	d->n_job = 0;
+	return 0;
+}
+
+/* RFC 2104: the hash states after the first block of key ^ ipad and of
+ * key ^ opad (what intel-ipsec-mb's HMAC jobs start from). */
+static int
+hmac_pads(IMB_MGR *mb, int hash, const uint8_t *key, size_t len,
+	  struct dfe_cbc *c)
+{
+	uint8_t k[128], ip[128], op[128];
+	size_t bs = hash == IMB_AUTH_HMAC_SHA_384 ||
+		hash == IMB_AUTH_HMAC_SHA_512 ? 128 : 64;
+	size_t i;
+
+	memset(k, 0, sizeof(k));
+	if (len > bs) {
+		/* a key longer than the block is hashed first */
+		switch (hash) {
+		case IMB_AUTH_HMAC_SHA_1:
+			IMB_SHA1(mb, key, len, k);
+			break;
+		case IMB_AUTH_HMAC_SHA_256:
+			IMB_SHA256(mb, key, len, k);
+			break;
+		case IMB_AUTH_HMAC_SHA_384:
+			IMB_SHA384(mb, key, len, k);
+			break;
+		default:
+			IMB_SHA512(mb, key, len, k);
+			break;
+		}
+	} else {
+		memcpy(k, key, len);
+	}
+	for (i = 0; i < bs; i++) {
+		ip[i] = k[i] ^ 0x36;
+		op[i] = k[i] ^ 0x5c;
+	}
+	switch (hash) {
+	case IMB_AUTH_HMAC_SHA_1:
+		IMB_SHA1_ONE_BLOCK(mb, ip, c->ipad);
+		IMB_SHA1_ONE_BLOCK(mb, op, c->opad);
+		break;
+	case IMB_AUTH_HMAC_SHA_256:
+		IMB_SHA256_ONE_BLOCK(mb, ip, c->ipad);
+		IMB_SHA256_ONE_BLOCK(mb, op, c->opad);
+		break;
+	case IMB_AUTH_HMAC_SHA_384:
+		IMB_SHA384_ONE_BLOCK(mb, ip, c->ipad);
+		IMB_SHA384_ONE_BLOCK(mb, op, c->opad);
+		break;
+	default:
+		IMB_SHA512_ONE_BLOCK(mb, ip, c->ipad);
+		IMB_SHA512_ONE_BLOCK(mb, op, c->opad);
+		break;
+	}
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(ip, sizeof(ip));
+	explicit_bzero(op, sizeof(op));
+	return 0;
+}
+
+/*
+ * Build the direct-path state of an inbound tunnel-mode AES-CBC + HMAC SA
+ * (the inbound chain is auth (verify) -> cipher (decrypt)). Other SAs keep
+ * sa->cbc NULL. 0, or -ENOMEM.
+ */
+int
+dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
+{
+	const struct rte_crypto_sym_xform *a = p->xform, *x;
+	struct dfe_cbc *c;
+	int hash;
+
+	sa->cbc = NULL;
+	if (!d->direct_cbc || p->dir != DFE_DIR_IN ||
+	    p->mode != DFE_MODE_TUNNEL || a == NULL ||
+	    a->type != RTE_CRYPTO_SYM_XFORM_AUTH || (x = a->next) == NULL ||
+	    x->next != NULL || x->type != RTE_CRYPTO_SYM_XFORM_CIPHER ||
+	    x->cipher.algo != RTE_CRYPTO_CIPHER_AES_CBC ||
+	    x->cipher.op != RTE_CRYPTO_CIPHER_OP_DECRYPT ||
+	    a->auth.op != RTE_CRYPTO_AUTH_OP_VERIFY)
+		return 0;
+	switch (a->auth.algo) {
+	case RTE_CRYPTO_AUTH_SHA1_HMAC:
+		hash = IMB_AUTH_HMAC_SHA_1;
+		break;
+	case RTE_CRYPTO_AUTH_SHA256_HMAC:
+		hash = IMB_AUTH_HMAC_SHA_256;
+		break;
+	case RTE_CRYPTO_AUTH_SHA384_HMAC:
+		hash = IMB_AUTH_HMAC_SHA_384;
+		break;
+	case RTE_CRYPTO_AUTH_SHA512_HMAC:
+		hash = IMB_AUTH_HMAC_SHA_512;
+		break;
+	default:
+		return 0;
+	}
+	if (a->auth.digest_length == 0 || a->auth.digest_length > 32 ||
+	    (x->cipher.key.length != 16 && x->cipher.key.length != 24 &&
+	     x->cipher.key.length != 32))
+		return 0;
+	c = rte_zmalloc_socket("dfe_cbc", sizeof(*c), RTE_CACHE_LINE_SIZE,
+			       d->c.socket);
+	if (c == NULL)
+		return -ENOMEM;
+	c->key_len = (uint8_t)x->cipher.key.length;
+	c->icv_len = (uint8_t)a->auth.digest_length;
+	c->next_proto = p->inner_family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	c->hash = hash;
+	switch (c->key_len) {
+	case 16:
+		IMB_AES_KEYEXP_128(d->imb, x->cipher.key.data, c->enc_keys,
+				   c->dec_keys);
+		break;
+	case 24:
+		IMB_AES_KEYEXP_192(d->imb, x->cipher.key.data, c->enc_keys,
+				   c->dec_keys);
+		break;
+	default:
+		IMB_AES_KEYEXP_256(d->imb, x->cipher.key.data, c->enc_keys,
+				   c->dec_keys);
+		break;
+	}
+	hmac_pads(d->imb, hash, a->auth.key.data, a->auth.key.length, c);
+	sa->cbc = c;
+	/* header, ipad, opad, the decryption schedule */
+	sa->cses_lines = (UINT32_C(1) << (offsetof(struct dfe_cbc, enc_keys) /
+					  RTE_CACHE_LINE_SIZE)) - 1;
+	return 0;
+}
+
+void
+dfe_cbc_sa_free(struct dfe_sa *sa)
+{
+	if (sa->cbc == NULL)
+		return;
+	explicit_bzero(sa->cbc, sizeof(*sa->cbc));
+	rte_free(sa->cbc);
+	sa->cbc = NULL;
+}
+
+/* Constant time: an ICV compare must not say how many bytes matched. */
+static inline bool
+icv_equal(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+	unsigned i, x = 0;
+
+	for (i = 0; i < len; i++)
+		x |= a[i] ^ b[i];
+	return x == 0;
+}
+
+static inline bool
+pad_ok(const uint8_t *p, unsigned n)
+{
+	unsigned i, x = 0;
+
+	for (i = 0; i < n; i++)
+		x |= p[i] ^ (i + 1);
+	return x == 0;
+}
+
+/* A completed job: its status, by the job's slot in d->job_st. */
+static inline void
+job_done(struct dfe *d, const IMB_JOB *j)
+{
+	d->job_st[(uintptr_t)j->user_data] =
+		j->status == IMB_STATUS_COMPLETED ? 1 : 2;
+}
+
+/*
+ * Queue the packets of one SA (pre-checked by inbound(): meta->sqn set,
+ * NAT-T UDP counted in l3_len) into the DFE's manager. They are finished by
+ * dfe_cbc_complete(), which the caller of inbound() runs after the last
+ * group of the burst. A ciphertext that is not a whole number of blocks is
+ * malformed before the crypto, as in lib/ipsec.
+ */
+void
+dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+	       uint16_t n)
+{
+	const struct dfe_cbc *c = sa->cbc;
+	struct rte_mbuf *bad[SG_BURST];
+	struct dfe_defer *g;
+	unsigned i, k = 0, nb = 0;
+
+	if (d->n_job + n > DFE_CBC_MAX || d->n_defer == DFE_DEFER_MAX)
+		dfe_cbc_complete(d);
+	g = &d->defer[d->n_defer];
+	g->sa = sa;
+	g->m = mb;
+	g->first = (uint16_t)d->n_job;
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t hl = m->l2_len + m->l3_len;
+		uint8_t *esp = rte_pktmbuf_mtod_offset(m, uint8_t *, hl);
+		int32_t clen = (int32_t)m->pkt_len - (int32_t)hl -
+			(ESP_HDR + CBC_IV) - (int32_t)c->icv_len;
+		unsigned slot = d->n_job;
+		uint32_t hlen;
+		IMB_JOB *j;
+
+		if (unlikely(m->nb_segs != 1 || clen <= 0 ||
+			     (clen & (CBC_BLOCK - 1)) != 0)) {
+			bad[nb++] = m;
+			continue;
+		}
+		hlen = ESP_HDR + CBC_IV + (uint32_t)clen;
+		memcpy(d->job_icv[slot], esp + hlen, c->icv_len);
+		if (sa->esn) {
+			/* RFC 4303 2.2.1: the high half is authenticated
+			 * after the payload, in place of the ICV */
+			uint32_t hi = rte_cpu_to_be_32(
+				(uint32_t)(sg_meta(m)->sqn >> 32));
+
+			memcpy(esp + hlen, &hi, 4);
+			hlen += 4;
+		}
+		j = IMB_GET_NEXT_JOB(d->imb);
+		j->enc_keys = c->enc_keys;
+		j->dec_keys = c->dec_keys;
+		j->key_len_in_bytes = c->key_len;
+		j->src = esp;
+		j->dst = esp + ESP_HDR + CBC_IV;
+		j->cipher_start_src_offset_in_bytes = ESP_HDR + CBC_IV;
+		j->msg_len_to_cipher_in_bytes = (uint64_t)clen;
+		j->hash_start_src_offset_in_bytes = 0;
+		j->msg_len_to_hash_in_bytes = hlen;
+		j->iv = esp + ESP_HDR;
+		j->iv_len_in_bytes = CBC_IV;
+		j->auth_tag_output = d->job_tag[slot];
+		j->auth_tag_output_len_in_bytes = c->icv_len;
+		j->u.HMAC._hashed_auth_key_xor_ipad = c->ipad;
+		j->u.HMAC._hashed_auth_key_xor_opad = c->opad;
+		j->cipher_mode = IMB_CIPHER_CBC;
+		j->cipher_direction = IMB_DIR_DECRYPT;
+		j->hash_alg = (IMB_HASH_ALG)c->hash;
+		j->chain_order = IMB_ORDER_HASH_CIPHER;
+		j->user_data = (void *)(uintptr_t)slot;
+		d->job_st[slot] = 0;
+		d->n_job++;
+		mb[k++] = m;
+		for (j = IMB_SUBMIT_JOB(d->imb); j != NULL;
+		     j = IMB_GET_COMPLETED_JOB(d->imb))
+			job_done(d, j);
+	}
+	if (unlikely(nb != 0))
+		dfe_drop(d, sa, SG_DROP_MALFORMED, bad, nb);
+	if (k == 0)
+		return;
+	g->n = (uint16_t)k;
+	d->n_defer++;
+}
+
+/* After the crypto of one group: ICV, trailer, window, strip, forward. */
+static void
+finish_group(struct dfe *d, const struct dfe_defer *g)
+{
+	struct dfe_sa *sa = g->sa;
+	const struct dfe_cbc *c = sa->cbc;
+	struct rte_mbuf **mb = g->m;
+	struct rte_mbuf *bad[SG_BURST];
+	unsigned i, k = 0, nb = 0, auth = 0, replay = 0, malformed = 0;
+	unsigned err = 0;
+	uint64_t bytes = 0;
+
+	for (i = 0; i < g->n; i++) {
+		struct rte_mbuf *m = mb[i];
+		struct sg_meta *meta = sg_meta(m);
+		unsigned slot = g->first + i;
+		uint32_t hl = m->l2_len + m->l3_len;
+		uint8_t *pt = rte_pktmbuf_mtod_offset(m, uint8_t *,
+						      hl + ESP_HDR + CBC_IV);
+		uint32_t clen = m->pkt_len - hl - (ESP_HDR + CBC_IV) -
+			c->icv_len;
+		unsigned pad;
+
+		if (unlikely(d->job_st[slot] != 1)) {
+			bad[nb++] = m;
+			err++;
+			continue;
+		}
+		if (unlikely(!icv_equal(d->job_tag[slot], d->job_icv[slot],
+					c->icv_len))) {
+			bad[nb++] = m;
+			auth++;
+			continue;
+		}
+		pad = pt[clen - 2];
+		if (unlikely(pad + 2 > clen || pt[clen - 1] != c->next_proto ||
+			     !pad_ok(pt + clen - 2 - pad, pad))) {
+			bad[nb++] = m;
+			malformed++;
+			continue;
+		}
+		if (unlikely(dfe_replay_update(sa->replay, meta->sqn) != 0)) {
+			bad[nb++] = m;
+			replay++;
+			continue;
+		}
+		if (sa->natt && meta->peer != 0)
+			dfe_peer_seen(sa, meta);
+		rte_pktmbuf_adj(m, (uint16_t)(hl + ESP_HDR + CBC_IV));
+		rte_pktmbuf_trim(m, (uint16_t)(pad + 2 + c->icv_len));
+		m->packet_type = RTE_PTYPE_UNKNOWN;
+		m->l2_len = 0;
+		m->l3_len = 0;
+		m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD;
+		bytes += m->pkt_len;
+		mb[k++] = m;
+	}
+	if (unlikely(nb != 0)) {
+		d->st->drop[SG_DROP_AUTH_FAILED] += auth;
+		d->st->drop[SG_DROP_REPLAY] += replay;
+		d->st->drop[SG_DROP_MALFORMED] += malformed;
+		d->st->drop[SG_DROP_CRYPTO_ERROR] += err;
+		sa->drop[SG_DROP_AUTH_FAILED] += auth;
+		sa->drop[SG_DROP_REPLAY] += replay;
+		sa->drop[SG_DROP_MALFORMED] += malformed;
+		sa->drop[SG_DROP_CRYPTO_ERROR] += err;
+		rte_pktmbuf_free_bulk(bad, nb);
+	}
+	d->st->decrypted += k;
+	sa->bytes += bytes;
+	if (k != 0)
+		dfe_forward(d, sa, mb, k);
+}
+
+/* Flush the lanes, then finish the queued groups in submission order. */
+void
+dfe_cbc_complete(struct dfe *d)
+{
+	const IMB_JOB *j;
+	unsigned i;
+
+	if (d->n_job == 0)
+		return;
+	while ((j = IMB_FLUSH_JOB(d->imb)) != NULL)
+		job_done(d, j);
+	for (i = 0; i < d->n_defer; i++)
+		finish_group(d, &d->defer[i]);
+	d->n_defer = 0;
+	d->n_job = 0;
+}
