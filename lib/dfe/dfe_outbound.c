@@ -222,7 +222,8 @@ dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 static void
 encrypt(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 {
-	uint64_t avail = sa->sqn_max - sa->out_sqn;
+	/* the highest sequence number: 2^32 - 1, or 2^64 - 1 with ESN */
+	uint64_t avail = (sa->esn ? UINT64_MAX : UINT32_MAX) - sa->out_sqn;
 	uint16_t j;
 
 	/* hard lifetime in packets; bytes are checked per burst */

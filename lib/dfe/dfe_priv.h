@@ -40,8 +40,7 @@ enum {
  * lib/ipsec), line 1 what inbound and outbound read for every packet and
  * the success counters beside it, line 2 the pointers to the other per-SA
  * objects (the selector set among them) and what outbound reads per
- * packet, line 3 the direct CBC state, the NAT-T peer and the loop
- * guard's remote, line 4 the
+ * packet, line 3 the NAT-T peer and the loop guard's remote, line 4 the
  * enqueue/dequeue session of a DFE_LKSD_SMALL SA. Drop counters (written
  * only on a drop), the outbound template and the IPv6 NAT-T records come
  * after. The replay window is allocated in the same block, right after
@@ -76,9 +75,8 @@ struct dfe_sa {
 	const struct dfe_selset *volatile sel;
 	struct rte_ipsec_sa *ipsec_sa;
 	void *cses;
-	struct dfe_gcm *gcm;          /* the direct GCM path (dfe_gcm.c), or
-				       * NULL: lib/ipsec */
-	uint64_t sqn_max;
+	struct dfe_gcm *gcm;          /* the direct paths (dfe_gcm.c, */
+	struct dfe_cbc *cbc;          /* dfe_cbc.c), or NULL: lib/ipsec */
 	uint32_t cses_lines;          /* bit i: prefetch line i of the crypto
 				       * state: 'gcm' if set, else the crypto
 				       * session (dfe_sa_create()) */
@@ -88,10 +86,8 @@ struct dfe_sa {
 	uint16_t mtu;
 	uint16_t overhead;            /* ESP bytes added besides padding */
 	uint16_t encap_sport, encap_dport;
-	/* line 3: the direct CBC path, NAT-T SAs and the outbound loop
-	 * guard */
-	struct dfe_cbc *cbc __rte_cache_aligned; /* dfe_cbc.c, or NULL */
-	volatile uint64_t peer;       /* NAT-T: in: last authenticated source;
+	/* line 3: NAT-T SAs and the outbound loop guard */
+	volatile uint64_t peer __rte_cache_aligned;       /* NAT-T: in: last authenticated source;
 				       * out: destination override (CE) */
 	struct sg_addr remote;
 	/* line 4, DFE_LKSD_SMALL: a session of type NONE over the same
@@ -148,7 +144,6 @@ dfe_sa_prefetch(const struct dfe_sa *sa)
 	rte_prefetch0(p);
 	rte_prefetch0(p + RTE_CACHE_LINE_SIZE);
 	rte_prefetch0(p + 2 * RTE_CACHE_LINE_SIZE);
-	rte_prefetch0(p + 3 * RTE_CACHE_LINE_SIZE);
 	rte_prefetch0(dfe_sa_replay_at(sa));
 }
 

@@ -255,7 +255,6 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		goto fail;
 	}
 	if (p->dir == DFE_DIR_OUT) {
-		sa->sqn_max = p->esn ? UINT64_MAX : UINT32_MAX;
 		sa->egress_port = p->egress_port;
 		sa->mtu = p->mtu;
 		sa->hdr_len = p->hdr_len;
