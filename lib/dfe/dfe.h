@@ -124,7 +124,8 @@ struct dfe_sa_stats {
 	bool gated;
 	bool expired;
 	const char *crypto;           /* the SA's crypto path: "direct-gcm"
-				       * (intel-ipsec-mb's GCM API, dfe_gcm.c),
+				       * (intel-ipsec-mb's GCM API, dfe_gcm.c,
+				       * dfe_gcm_out.c),
 				       * "cpu" (lib/ipsec cpu crypto),
 				       * "cpu+lookaside" (small groups through
 				       * the queue pair), "lookaside" */

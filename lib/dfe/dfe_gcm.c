@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Inbound ESP with AES-GCM (RFC 4106) on intel-ipsec-mb's direct GCM API,
- * for tunnel-mode SAs in cpu crypto mode.
+ * for tunnel-mode SAs in cpu crypto mode; the SA state of both directions
+ * (outbound: dfe_gcm_out.c).
  *
  * The same library the aesni_mb PMD wraps, called without the layers in
  * between: lib/ipsec's cpu-crypto prepare (IV and AAD vectors), the PMD's
@@ -16,29 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <intel-ipsec-mb.h>
 #include <rte_cryptodev.h>
 #include <rte_esp.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "dfe_gcm.h"
 #include "dfe_priv.h"
 #include "sg_meta.h"
-
-#define ESP_HDR 8             /* SPI, sequence number */
-#define GCM_IV 8              /* RFC 4106 explicit IV */
-
-/*
- * Per SA, in one block: the line read per packet first, then the key
- * schedule and the GHASH keys (intel-ipsec-mb's layout, 64-byte aligned).
- */
-struct dfe_gcm {
-	aes_gcm_enc_dec_t dec;
-	uint32_t salt;                /* nonce bytes 0..3, as in the packet */
-	uint8_t icv_len;
-	uint8_t next_proto;           /* tunnel: IPPROTO_IPIP or IPPROTO_IPV6 */
-	struct gcm_key_data key __rte_cache_aligned;
-};
 
 /*
  * The lines of an SA's block that a small packet's decryption reads, for
@@ -105,9 +91,11 @@ dfe_gcm_fini(struct dfe *d)
 }
 
 /*
- * Build the direct-path state of an inbound tunnel-mode AES-GCM SA. Other
- * SAs (and every SA when the DFE has no manager) keep sa->gcm NULL and go
- * through lib/ipsec. 0, or -ENOMEM.
+ * Build the direct-path state of a tunnel-mode AES-GCM SA, inbound or
+ * outbound. Other SAs (and every SA when the DFE has no manager) keep
+ * sa->gcm NULL and go through lib/ipsec, for their whole life: lib/ipsec
+ * numbers an outbound SA's packets itself, so an SA never changes path.
+ * 0, or -ENOMEM.
  */
 int
 dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
@@ -117,7 +105,7 @@ dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	uint16_t icv;
 
 	sa->gcm = NULL;
-	if (d->imb == NULL || !d->direct_gcm || p->dir != DFE_DIR_IN ||
+	if (d->imb == NULL || !d->direct_gcm ||
 	    p->mode != DFE_MODE_TUNNEL || x == NULL || x->next != NULL ||
 	    x->type != RTE_CRYPTO_SYM_XFORM_AEAD ||
 	    x->aead.algo != RTE_CRYPTO_AEAD_AES_GCM)
@@ -132,14 +120,17 @@ dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	switch (x->aead.key.length) {
 	case 16:
 		g->dec = d->imb->gcm128_dec;
+		g->enc = d->imb->gcm128_enc;
 		IMB_AES128_GCM_PRE(d->imb, x->aead.key.data, &g->key);
 		break;
 	case 24:
 		g->dec = d->imb->gcm192_dec;
+		g->enc = d->imb->gcm192_enc;
 		IMB_AES192_GCM_PRE(d->imb, x->aead.key.data, &g->key);
 		break;
 	case 32:
 		g->dec = d->imb->gcm256_dec;
+		g->enc = d->imb->gcm256_enc;
 		IMB_AES256_GCM_PRE(d->imb, x->aead.key.data, &g->key);
 		break;
 	default:

@@ -191,17 +191,20 @@ fixup(struct dfe_sa *sa, struct rte_mbuf *m)
 	return 0;
 }
 
+/*
+ * Encrypted packets of one SA, lib/ipsec's or the direct GCM path's: the
+ * fixup, then out of the SA's egress port; counted as encrypted, in the
+ * SA's packets and in its protected bytes (the lifetime).
+ */
 void
-dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
-		    uint16_t n)
+dfe_outbound_tx(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		uint16_t n)
 {
 	struct sg_txq *q = &d->c.txq[sa->egress_port];
-	uint16_t g, i, k = 0;
+	uint16_t i, k = 0;
 	uint64_t bytes = 0;
 
-	g = rte_ipsec_pkt_process(&sa->ss, mb, n);
-	dfe_drop(d, sa, SG_DROP_CRYPTO_ERROR, &mb[g], n - g);
-	for (i = 0; i < g; i++) {
+	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 
 		if (unlikely(fixup(sa, m) != 0)) {
@@ -216,6 +219,17 @@ dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	d->st->encrypted += k;
 	sa->packets += k;
 	sa->bytes += bytes;
+}
+
+void
+dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		    uint16_t n)
+{
+	uint16_t g;
+
+	g = rte_ipsec_pkt_process(&sa->ss, mb, n);
+	dfe_drop(d, sa, SG_DROP_CRYPTO_ERROR, &mb[g], n - g);
+	dfe_outbound_tx(d, sa, mb, g);
 }
 
 /* The crypto for at most SG_BURST packets of one outbound SA. */
@@ -240,6 +254,11 @@ encrypt(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 	if (k == 0)
 		return;
 	sa->out_sqn += k;
+	if (sa->gcm != NULL) {
+		/* numbers out_sqn - k + 1 .. out_sqn, as lib/ipsec's */
+		dfe_gcm_outbound(d, sa, mb, k);
+		return;
+	}
 	if (sa->lksd == DFE_LKSD_ALWAYS) {
 		/* completed by dfe_poll(), in the SA's order (one queue
 		 * pair); in cpu mode too: draining each SA's group at once

@@ -164,6 +164,11 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa)
 		for (m = sa->cses_lines; m != 0; m &= m - 1)
 			rte_prefetch0(cs + __builtin_ctz(m) *
 				      RTE_CACHE_LINE_SIZE);
+		/* outbound: it copies the SA's own template */
+		if (sa->dir == DFE_DIR_OUT) {
+			rte_prefetch0(sa->hdr);
+			rte_prefetch0(sa->hdr + DFE_HDR_MAX - 1);
+		}
 		return;
 	}
 	for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
@@ -211,6 +216,8 @@ void dfe_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		  uint16_t n);
 void dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa,
 			 struct rte_mbuf *mb[], uint16_t n);
+void dfe_outbound_tx(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		     uint16_t n);
 void dfe_cbc_iv_fix(struct rte_crypto_op *cop[], uint16_t n);
 /* dfe_inbound.c: the enqueue/dequeue crypto path, both directions */
 void dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
@@ -259,6 +266,9 @@ void dfe_cbc_sa_free(struct dfe_sa *sa);
 void dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		    uint16_t n);
 void dfe_cbc_complete(struct dfe *d);
+/* dfe_gcm_out.c */
+void dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		      uint16_t n);
 
 static inline void
 dfe_drop(struct dfe *d, struct dfe_sa *sa, enum sg_drop why,

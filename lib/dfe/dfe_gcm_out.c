@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Outbound ESP with AES-GCM (RFC 4106) on intel-ipsec-mb's direct GCM API,
+ * for tunnel-mode SAs in cpu crypto mode; the SA state is dfe_gcm.c's.
+ *
+ * The packet is the one lib/ipsec builds from the parameters fill_prm()
+ * gives it (DPDK 22.11, esp_outb.c outb_tun_pkt_prepare() and iph.h
+ * update_tun_outb_l3hdr()), byte for byte, and a packet fails where it
+ * fails there, with the same drop reason: SPIGATE_DIRECT_GCM=0 runs a
+ * capture through lib/ipsec and test_direct_gcm.py compares the two
+ * (docs/architecture.md, "the direct GCM path"). What lib/ipsec leaves to
+ * the DFE, outer DF, IPv4 checksum and NAT-T UDP, dfe_outbound_tx() does
+ * after either.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "dfe_gcm.h"
+#include "dfe_priv.h"
+#include "sg_meta.h"
+
+/*
+ * Tail room lib/ipsec wants beyond padding, trailer and ICV: while the
+ * crypto runs its AAD (struct aead_gcm_aad, 16 bytes) sits after the ICV
+ * and, with ESN, the high half of the sequence number between trailer and
+ * ICV (taken out again afterwards). Without it the packet fails, -ENOSPC.
+ */
+#define AAD_ROOM 16
+#define SQH_LEN 4
+
+/*
+ * Outer DSCP and ECN from the inner header. fill_prm() asks lib/ipsec for
+ * both (copy_dscp, ecn), so its mask is the whole byte: the outer TOS or
+ * traffic class becomes the inner one, ECN CE included (RFC 6040 normal
+ * mode); an IPv6 outer header keeps the template's version and flow label.
+ */
+static inline void
+tos_copy(uint8_t *outer, const uint8_t *inner, bool inner4)
+{
+	uint8_t tos = inner4 ? inner[1] :
+		(uint8_t)(inner[0] << 4 | inner[1] >> 4);
+
+	if ((outer[0] >> 4) == 4) {
+		outer[1] = tos;
+	} else {
+		outer[0] = (uint8_t)((outer[0] & 0xf0) | tos >> 4);
+		outer[1] = (uint8_t)((outer[1] & 0x0f) | tos << 4);
+	}
+}
+
+/*
+ * Encapsulate and encrypt packets of one SA that passed dfe_outbound()
+ * (data at the L2 header), numbered sa->out_sqn - n + 1 .. sa->out_sqn
+ * (encrypt() advanced the counter), then hand them to dfe_outbound_tx().
+ *
+ * As lib/ipsec does: the L2 header is replaced by the SA's template
+ * (Ethernet, outer IP, NAT-T UDP); the outer IPv4 total length and ID (low
+ * 16 bits of the sequence number) or IPv6 payload length are set, DSCP and
+ * ECN copied; SPI, the low 32 bits of the sequence number, the IV (the
+ * whole 64-bit sequence number), padding 1, 2, 3, ... to 4 bytes, pad
+ * length, next header; the AAD is SPI and sequence number (ESN: the high
+ * half between SPI and low half). A packet without the head or tail room
+ * lib/ipsec needs is no_mbuf. Multi-segment mbufs, which lib/ipsec would
+ * take but the CFE lets through only as a frame whose Ethernet padding
+ * spilled into a second buffer, are malformed here.
+ */
+void
+dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		 uint16_t n)
+{
+	const struct dfe_gcm *g = sa->gcm;
+	const uint32_t hl = sa->hdr_len, icv_len = g->icv_len;
+	const uint32_t room = icv_len + AAD_ROOM + (sa->esn ? SQH_LEN : 0);
+	const uint32_t spi = rte_cpu_to_be_32(sa->spi);
+	const bool in4 = sa->inner_family == 4;
+	const bool out4 = (sa->hdr[RTE_ETHER_HDR_LEN] >> 4) == 4;
+	struct rte_mbuf *nom[SG_BURST], *mal[SG_BURST];
+	struct gcm_context_data ctx;
+	uint8_t iv[12], aad[12];
+	uint64_t sqn = sa->out_sqn - n;
+	unsigned i, j, k = 0, no = 0, nm = 0;
+
+	/* lib/ipsec hands out numbers below 2^32 - 1 only without ESN (its
+	 * counter holds the next one, which must fit): the packet that would
+	 * carry 2^32 - 1 fails with the others it cannot number, no_mbuf */
+	if (unlikely(!sa->esn && sa->out_sqn == UINT32_MAX))
+		nom[no++] = mb[--n];
+	memcpy(iv, &g->salt, 4);
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t plen = m->pkt_len - m->l2_len;
+		uint32_t clen = RTE_ALIGN_CEIL(plen + 2, 4);
+		uint32_t pad = clen - plen - 2;
+		uint32_t lo = rte_cpu_to_be_32((uint32_t)++sqn);
+		uint64_t be = rte_cpu_to_be_64(sqn);
+		uint8_t *h, *esp, *in, *t;
+
+		if (unlikely(m->nb_segs != 1)) {
+			mal[nm++] = m;
+			continue;
+		}
+		if (unlikely(pad + 2 + room > rte_pktmbuf_tailroom(m) ||
+			     (h = (uint8_t *)rte_pktmbuf_prepend(m,
+				(uint16_t)(hl + ESP_HDR + GCM_IV - m->l2_len))) ==
+			     NULL)) {
+			nom[no++] = m;
+			continue;
+		}
+		t = h + m->data_len;
+		m->data_len += pad + 2 + icv_len;
+		m->pkt_len += pad + 2 + icv_len;
+		memcpy(h, sa->hdr, hl);
+		esp = h + hl;
+		in = esp + ESP_HDR + GCM_IV;
+		if (out4) {
+			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)
+				(h + RTE_ETHER_HDR_LEN);
+
+			ip->packet_id = rte_cpu_to_be_16((uint16_t)sqn);
+			ip->total_length = rte_cpu_to_be_16(m->pkt_len -
+							    RTE_ETHER_HDR_LEN);
+		} else {
+			struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)
+				(h + RTE_ETHER_HDR_LEN);
+
+			ip6->payload_len = rte_cpu_to_be_16(m->pkt_len -
+				RTE_ETHER_HDR_LEN - sizeof(*ip6));
+		}
+		tos_copy(h + RTE_ETHER_HDR_LEN, in, in4);
+		memcpy(esp, &spi, 4);
+		memcpy(esp + 4, &lo, 4);
+		memcpy(esp + ESP_HDR, &be, GCM_IV);
+		for (j = 0; j < pad; j++)
+			t[j] = (uint8_t)(j + 1);
+		t[pad] = (uint8_t)pad;
+		t[pad + 1] = g->next_proto;
+		memcpy(iv + 4, &be, 8);
+		if (sa->esn) {
+			memcpy(aad, &spi, 4);
+			memcpy(aad + 4, &be, 8);
+			g->enc(&g->key, &ctx, in, in, clen, iv, aad, 12,
+			       t + pad + 2, icv_len);
+		} else {
+			g->enc(&g->key, &ctx, in, in, clen, iv, esp, 8,
+			       t + pad + 2, icv_len);
+		}
+		/* lib/ipsec's tx_offload: the template's L2 and L3 */
+		m->l2_len = RTE_ETHER_HDR_LEN;
+		m->l3_len = hl - RTE_ETHER_HDR_LEN;
+		mb[k++] = m;
+	}
+	dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
+	dfe_drop(d, sa, SG_DROP_NO_MBUF, nom, no);
+	if (k != 0)
+		dfe_outbound_tx(d, sa, mb, k);
+}
