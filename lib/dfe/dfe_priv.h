@@ -206,6 +206,8 @@ struct dfe {
 	uint8_t job_tag[DFE_CBC_MAX][32];  /* computed ICV */
 	uint8_t job_icv[DFE_CBC_MAX][32];  /* received ICV */
 	unsigned n_stash;
+	unsigned n_ahead;             /* dequeued, processed next poll */
+	struct rte_mbuf *ahead[SG_BURST];
 	struct rte_mbuf *stash[DFE_STASH_MAX];
 } __rte_cache_aligned;
 

@@ -52,6 +52,7 @@ dfe_destroy(struct dfe *d)
 {
 	if (d == NULL)
 		return;
+	rte_pktmbuf_free_bulk(d->ahead, d->n_ahead);
 	rte_pktmbuf_free_bulk(d->stash, d->n_stash);
 	dfe_gcm_fini(d);
 	rte_free((void *)d->sa);
@@ -67,7 +68,7 @@ dfe_cdev(const struct dfe *d)
 unsigned
 dfe_pending(const struct dfe *d)
 {
-	return d->n_stash + d->inflight;
+	return d->n_stash + d->inflight + d->n_ahead;
 }
 
 /*
