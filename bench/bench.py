@@ -211,8 +211,9 @@ def peer_cfg_file(alg, nsas, sa_type, direction="in"):
 
 
 def mem_mb(mbufs, nsas=0):
-    # mbufs of 2,176 B data room + headers; crypto sessions and tables per SA
-    return max(1024, int(math.ceil((mbufs * 2600 + nsas * 8000) / 2 ** 20)) + 512)
+    # mbufs of 2,176 B data room + headers; crypto sessions and tables per SA,
+    # and the direct GCM path's key block of each installed SA (1.2 KB)
+    return max(1024, int(math.ceil((mbufs * 2600 + nsas * 9500) / 2 ** 20)) + 512)
 
 
 def round_up(n, k):

@@ -272,6 +272,21 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 	sa->replay = dfe_sa_replay_at(sa);
 	dfe_replay_init(sa->replay, p->replay_window);
 
+	/*
+	 * The direct paths (docs/architecture.md) need neither a lib/ipsec SA
+	 * nor a crypto session: an SA keeps its path for life, so none is
+	 * created (1.5 KB of session and the lib/ipsec SA saved per SA).
+	 */
+	rc = dfe_gcm_sa_init(d, sa, p);
+	if (rc == 0)
+		rc = dfe_cbc_sa_init(d, sa, p);
+	if (rc != 0)
+		goto fail;
+	if (sa->gcm != NULL || sa->cbc != NULL) {
+		sa->lksd = DFE_LKSD_NEVER;
+		return sa;
+	}
+
 	fill_prm(&prm, p, sa);
 	sz = rte_ipsec_sa_size(&prm);
 	if (sz < 0) {
@@ -310,15 +325,7 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		if (rc != 0)
 			goto fail;
 	}
-	rc = dfe_gcm_sa_init(d, sa, p);
-	if (rc == 0)
-		rc = dfe_cbc_sa_init(d, sa, p);
-	if (rc != 0)
-		goto fail;
-	if (sa->cbc != NULL)
-		sa->lksd = DFE_LKSD_NEVER;	/* lanes filled across SAs */
-	if (sa->gcm == NULL && sa->cbc == NULL)
-		cses_prefetch_lines(sa);
+	cses_prefetch_lines(sa);
 	/* lookaside completions find the SA from the crypto session */
 	rte_cryptodev_sym_session_opaque_data_set(sa->cses,
 						  (uint64_t)(uintptr_t)&sa->ss);
