@@ -203,27 +203,6 @@ dfe_cbc_sa_free(struct dfe_sa *sa)
 	sa->cbc = NULL;
 }
 
-/* Constant time: an ICV compare must not say how many bytes matched. */
-static inline bool
-icv_equal(const uint8_t *a, const uint8_t *b, unsigned len)
-{
-	unsigned i, x = 0;
-
-	for (i = 0; i < len; i++)
-		x |= a[i] ^ b[i];
-	return x == 0;
-}
-
-static inline bool
-pad_ok(const uint8_t *p, unsigned n)
-{
-	unsigned i, x = 0;
-
-	for (i = 0; i < n; i++)
-		x |= p[i] ^ (i + 1);
-	return x == 0;
-}
-
 /* A completed job: its status, by the job's slot in d->job_st. */
 static inline void
 job_done(struct dfe *d, const IMB_JOB *j)
@@ -323,11 +302,12 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 	struct dfe_sa *sa = g->sa;
 	const struct dfe_cbc *c = sa->cbc;
 	struct rte_mbuf **mb = g->m;
-	struct rte_mbuf *bad[SG_BURST];
-	unsigned i, k = 0, nb = 0, auth = 0, replay = 0, malformed = 0;
-	unsigned err = 0;
+	struct dfe_bad bad;
+	unsigned i, k = 0;
 	uint64_t bytes = 0;
 
+	bad.n = 0;
+	memset(bad.cnt, 0, sizeof(bad.cnt));
 	for (i = 0; i < g->n; i++) {
 		struct rte_mbuf *m = mb[i];
 		struct sg_meta *meta = sg_meta(m);
@@ -340,54 +320,29 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 		unsigned pad;
 
 		if (unlikely(d->job_st[slot] != 1)) {
-			bad[nb++] = m;
-			err++;
+			dfe_bad_put(&bad, m, SG_DROP_CRYPTO_ERROR);
 			continue;
 		}
-		if (unlikely(!icv_equal(d->job_tag[slot], d->job_icv[slot],
-					c->icv_len))) {
-			bad[nb++] = m;
-			auth++;
+		if (unlikely(!dfe_icv_equal(d->job_tag[slot], d->job_icv[slot],
+					    c->icv_len))) {
+			dfe_bad_put(&bad, m, SG_DROP_AUTH_FAILED);
 			continue;
 		}
 		pad = pt[clen - 2];
 		if (unlikely(pad + 2 > clen || pt[clen - 1] != c->next_proto ||
-			     !pad_ok(pt + clen - 2 - pad, pad))) {
-			bad[nb++] = m;
-			malformed++;
+			     !dfe_pad_ok(pt + clen - 2 - pad, pad))) {
+			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
 			continue;
 		}
 		if (unlikely(dfe_replay_update(sa->replay, meta->sqn) != 0)) {
-			bad[nb++] = m;
-			replay++;
+			dfe_bad_put(&bad, m, SG_DROP_REPLAY);
 			continue;
 		}
-		if (sa->natt && meta->peer != 0)
-			dfe_peer_seen(sa, meta);
-		rte_pktmbuf_adj(m, (uint16_t)(hl + ESP_HDR + CBC_IV));
-		rte_pktmbuf_trim(m, (uint16_t)(pad + 2 + c->icv_len));
-		m->packet_type = RTE_PTYPE_UNKNOWN;
-		m->l2_len = 0;
-		m->l3_len = 0;
-		m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD;
-		bytes += m->pkt_len;
+		bytes += dfe_in_strip(sa, m, meta, hl + ESP_HDR + CBC_IV,
+				      pad + 2 + c->icv_len);
 		mb[k++] = m;
 	}
-	if (unlikely(nb != 0)) {
-		d->st->drop[SG_DROP_AUTH_FAILED] += auth;
-		d->st->drop[SG_DROP_REPLAY] += replay;
-		d->st->drop[SG_DROP_MALFORMED] += malformed;
-		d->st->drop[SG_DROP_CRYPTO_ERROR] += err;
-		sa->drop[SG_DROP_AUTH_FAILED] += auth;
-		sa->drop[SG_DROP_REPLAY] += replay;
-		sa->drop[SG_DROP_MALFORMED] += malformed;
-		sa->drop[SG_DROP_CRYPTO_ERROR] += err;
-		rte_pktmbuf_free_bulk(bad, nb);
-	}
-	d->st->decrypted += k;
-	sa->bytes += bytes;
-	if (k != 0)
-		dfe_forward(d, sa, mb, k);
+	dfe_in_done(d, sa, &bad, mb, (uint16_t)k, bytes);
 }
 
 /* Flush the lanes, then finish the queued groups in submission order. */

@@ -155,37 +155,6 @@ dfe_gcm_sa_free(struct dfe_sa *sa)
 	sa->gcm = NULL;
 }
 
-/* Constant time: an ICV compare must not say how many bytes matched. */
-static inline bool
-icv_equal(const uint8_t *a, const uint8_t *b, unsigned len)
-{
-	uint64_t x = 0, u, v;
-	uint32_t s, t;
-
-	for (; len >= 8; len -= 8, a += 8, b += 8) {
-		memcpy(&u, a, 8);
-		memcpy(&v, b, 8);
-		x |= u ^ v;
-	}
-	if (len != 0) {	/* 12-byte ICV */
-		memcpy(&s, a, 4);
-		memcpy(&t, b, 4);
-		x |= s ^ t;
-	}
-	return x == 0;
-}
-
-/* RFC 4303 2.4: padding bytes are 1, 2, 3, ... */
-static inline bool
-pad_ok(const uint8_t *p, unsigned n)
-{
-	unsigned i, x = 0;
-
-	for (i = 0; i < n; i++)
-		x |= p[i] ^ (i + 1);
-	return x == 0;
-}
-
 /*
  * Decrypt, authenticate and strip packets of one SA that passed the
  * pre-checks of inbound() (sequence number reconstructed into meta->sqn,
@@ -201,12 +170,14 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 {
 	const struct dfe_gcm *g = sa->gcm;
 	const unsigned icv_len = g->icv_len;
-	struct rte_mbuf *bad[SG_BURST];
+	struct dfe_bad bad;
 	struct gcm_context_data ctx;
 	uint8_t iv[12], aad[12], tag[16];
-	unsigned i, k = 0, nb = 0, auth = 0, replay = 0, malformed = 0;
+	unsigned i, k = 0;
 	uint64_t bytes = 0;
 
+	bad.n = 0;
+	memset(bad.cnt, 0, sizeof(bad.cnt));
 	memcpy(iv, &g->salt, 4);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
@@ -219,8 +190,7 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		unsigned pad;
 
 		if (unlikely(m->nb_segs != 1 || clen < 0 || (clen & 3) != 0)) {
-			bad[nb++] = m;
-			malformed++;
+			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
 			continue;
 		}
 		memcpy(iv + 4, esp + ESP_HDR, GCM_IV);
@@ -236,47 +206,25 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			g->dec(&g->key, &ctx, ct, ct, (uint64_t)clen, iv, esp,
 			       8, tag, icv_len);
 		}
-		if (unlikely(!icv_equal(tag, ct + clen, icv_len))) {
-			bad[nb++] = m;
-			auth++;
+		if (unlikely(!dfe_icv_equal(tag, ct + clen, icv_len))) {
+			dfe_bad_put(&bad, m, SG_DROP_AUTH_FAILED);
 			continue;
 		}
 		pad = clen >= 2 ? ct[clen - 2] : 0;
 		if (unlikely(clen < 2 || (int32_t)pad + 2 > clen ||
 			     ct[clen - 1] != g->next_proto ||
-			     !pad_ok(ct + clen - 2 - pad, pad))) {
-			bad[nb++] = m;
-			malformed++;
+			     !dfe_pad_ok(ct + clen - 2 - pad, pad))) {
+			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
 			continue;
 		}
 		if (unlikely(dfe_replay_update(sa->replay, meta->sqn) != 0)) {
-			bad[nb++] = m;
-			replay++;
+			dfe_bad_put(&bad, m, SG_DROP_REPLAY);
 			continue;
 		}
-		/* authenticated and new: may move the NAT mapping */
-		if (sa->natt && meta->peer != 0)
-			dfe_peer_seen(sa, meta);
-		rte_pktmbuf_adj(m, (uint16_t)(hl + ESP_HDR + GCM_IV));
-		rte_pktmbuf_trim(m, (uint16_t)(pad + 2 + icv_len));
-		m->packet_type = RTE_PTYPE_UNKNOWN;
-		m->l2_len = 0;
-		m->l3_len = 0;
-		m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD;
-		bytes += m->pkt_len;
+		/* authenticated and new */
+		bytes += dfe_in_strip(sa, m, meta, hl + ESP_HDR + GCM_IV,
+				      pad + 2 + icv_len);
 		mb[k++] = m;
 	}
-	if (unlikely(nb != 0)) {
-		d->st->drop[SG_DROP_AUTH_FAILED] += auth;
-		d->st->drop[SG_DROP_REPLAY] += replay;
-		d->st->drop[SG_DROP_MALFORMED] += malformed;
-		sa->drop[SG_DROP_AUTH_FAILED] += auth;
-		sa->drop[SG_DROP_REPLAY] += replay;
-		sa->drop[SG_DROP_MALFORMED] += malformed;
-		rte_pktmbuf_free_bulk(bad, nb);
-	}
-	d->st->decrypted += k;
-	sa->bytes += bytes;
-	if (k != 0)
-		dfe_forward(d, sa, mb, k);
+	dfe_in_done(d, sa, &bad, mb, (uint16_t)k, bytes);
 }

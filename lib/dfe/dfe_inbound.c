@@ -75,12 +75,13 @@ static void
 finish(struct dfe *d, struct dfe_sa *sa, const struct rte_ipsec_session *ss,
        struct rte_mbuf *mb[], uint16_t n)
 {
-	struct rte_mbuf *bad[SG_BURST];
-	uint16_t g, i, k, nb = 0;
+	struct dfe_bad bad;
+	uint16_t g, i, k;
 	uint64_t bytes = 0;
-	unsigned auth = 0, replay = 0, malformed = 0;
 	uint32_t stale = 0;	/* bit i: mb[i] (a failure) was a replay */
 
+	bad.n = 0;
+	memset(bad.cnt, 0, sizeof(bad.cnt));
 	g = rte_ipsec_pkt_process(ss, mb, n);
 	if (unlikely(g < n))
 		for (i = g; i < n; i++)
@@ -96,38 +97,22 @@ finish(struct dfe *d, struct dfe_sa *sa, const struct rte_ipsec_session *ss,
 			mb[k++] = mb[i];
 			bytes += mb[i]->pkt_len;
 		} else {
-			bad[nb++] = mb[i];
-			replay++;
+			dfe_bad_put(&bad, mb[i], SG_DROP_REPLAY);
 		}
 	}
 	for (i = g; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 
 		if (stale & (UINT32_C(1) << i))
-			replay++;
+			dfe_bad_put(&bad, m, SG_DROP_REPLAY);
 		else if (m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)
-			auth++;
+			dfe_bad_put(&bad, m, SG_DROP_AUTH_FAILED);
 		else if (dfe_replay_check(sa->replay, sg_meta(m)->sqn) != 0)
-			replay++;
+			dfe_bad_put(&bad, m, SG_DROP_REPLAY);
 		else
-			malformed++;
-		bad[nb++] = m;
+			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
 	}
-	if (unlikely(nb != 0)) {
-		/* the SA's drop counters are cold: touched only on a drop */
-		d->st->drop[SG_DROP_AUTH_FAILED] += auth;
-		d->st->drop[SG_DROP_REPLAY] += replay;
-		d->st->drop[SG_DROP_MALFORMED] += malformed;
-		sa->drop[SG_DROP_AUTH_FAILED] += auth;
-		sa->drop[SG_DROP_REPLAY] += replay;
-		sa->drop[SG_DROP_MALFORMED] += malformed;
-		rte_pktmbuf_free_bulk(bad, nb);
-	}
-
-	d->st->decrypted += k;
-	sa->bytes += bytes;
-	if (k != 0)
-		dfe_forward(d, sa, mb, k);
+	dfe_in_done(d, sa, &bad, mb, k, bytes);
 }
 
 /* Lookaside: prepare a group of one SA and hand it to the device. */

@@ -6,6 +6,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "dfe.h"
 #include "dfe_replay.h"
@@ -250,6 +251,97 @@ dfe_peer_seen(struct dfe_sa *sa, const struct sg_meta *meta)
 	memcpy(sa->seen6.addr, meta->dst, 16);
 	sa->seen6.port_be = port;
 	__atomic_store_n(&sa->seen6_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/*
+ * The packets an inbound batch drops after its crypto, with their reasons.
+ * dfe_in_done() frees them and counts them (the SA's drop counters are
+ * cold: touched only on a drop), then counts and forwards the good ones.
+ */
+struct dfe_bad {
+	uint16_t n;
+	uint16_t cnt[SG_DROP_MAX];
+	struct rte_mbuf *m[SG_BURST];
+};
+
+static inline void
+dfe_bad_put(struct dfe_bad *b, struct rte_mbuf *m, enum sg_drop why)
+{
+	b->m[b->n++] = m;
+	b->cnt[why]++;
+}
+
+static inline void
+dfe_in_done(struct dfe *d, struct dfe_sa *sa, struct dfe_bad *b,
+	    struct rte_mbuf *mb[], uint16_t k, uint64_t bytes)
+{
+	unsigned i;
+
+	if (unlikely(b->n != 0)) {
+		for (i = 0; i < SG_DROP_MAX; i++) {
+			d->st->drop[i] += b->cnt[i];
+			sa->drop[i] += b->cnt[i];
+		}
+		rte_pktmbuf_free_bulk(b->m, b->n);
+	}
+	d->st->decrypted += k;
+	sa->bytes += bytes;
+	if (k != 0)
+		dfe_forward(d, sa, mb, k);
+}
+
+/* Constant time: an ICV compare must not say how many bytes matched.
+ * len: a multiple of 4 (every ICV of the product: 12 to 32 bytes). */
+static inline bool
+dfe_icv_equal(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+	uint64_t x = 0, u, v;
+	uint32_t s, t;
+
+	for (; len >= 8; len -= 8, a += 8, b += 8) {
+		memcpy(&u, a, 8);
+		memcpy(&v, b, 8);
+		x |= u ^ v;
+	}
+	if (len != 0) {
+		memcpy(&s, a, 4);
+		memcpy(&t, b, 4);
+		x |= s ^ t;
+	}
+	return x == 0;
+}
+
+/* RFC 4303 2.4: padding bytes are 1, 2, 3, ... */
+static inline bool
+dfe_pad_ok(const uint8_t *p, unsigned n)
+{
+	unsigned i, x = 0;
+
+	for (i = 0; i < n; i++)
+		x |= p[i] ^ (i + 1);
+	return x == 0;
+}
+
+/*
+ * A direct path's packet that authenticated, had a good trailer and was
+ * new to the window: note its NAT-T source, cut the outer headers, ESP
+ * header and IV (head bytes) and the padding, trailer and ICV (tail
+ * bytes), and leave the mbuf as lib/ipsec does (at the inner IP header).
+ * Returns the inner length.
+ */
+static inline uint32_t
+dfe_in_strip(struct dfe_sa *sa, struct rte_mbuf *m, const struct sg_meta *meta,
+	     uint32_t head, uint32_t tail)
+{
+	if (sa->natt && meta->peer != 0)
+		dfe_peer_seen(sa, meta);
+	rte_pktmbuf_adj(m, (uint16_t)head);
+	rte_pktmbuf_trim(m, (uint16_t)tail);
+	m->packet_type = RTE_PTYPE_UNKNOWN;
+	m->l2_len = 0;
+	m->l3_len = 0;
+	m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD;
+	return m->pkt_len;
 }
 
 /* dfe_gcm.c: the direct GCM path */

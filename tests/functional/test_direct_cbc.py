@@ -15,7 +15,7 @@ and drop reason equal.
 
 import pytest
 
-from sgtest import traffic
+from sgtest import direct
 from sgtest.scenario import Scenario
 from sgtest.traffic import interleave
 
@@ -23,10 +23,6 @@ ALGOS = ["aes-128-cbc+hmac-sha256-128", "aes-256-cbc+hmac-sha1-96",
          "aes-128-cbc+hmac-sha384-192", "aes-256-cbc+hmac-sha512-256"]
 SHAPES = [("4in4", False), ("6in6", False), ("4in6", False), ("6in4", False),
           ("4in4", True), ("6in4", True)]
-
-
-def _drop(d, reason, n=1):
-    d[reason] = d.get(reason, 0) + n
 
 
 def build(rng):
@@ -49,32 +45,7 @@ def build(rng):
     # many SAs per burst: packet k of every flow, then packet k + 1, ...
     sc.frames += interleave(per_flow)
     for f in flows[::2]:
-        _, fr = f.packets(1)[0]
-        sc.send(traffic.flip_icv(fr))
-        _drop(drops, "auth_failed")
-        _, fr = f.packets(1)[0]
-        sc.send(traffic.flip_ciphertext(fr, offset=f.sa.iv_len + 3))
-        _drop(drops, "auth_failed")
-        sc.send(f.cbc_not_block_multiple_frame(body_len=37))
-        _drop(drops, "malformed")
-        _, fr = f.packets(1)[0]
-        sc.send(traffic.truncate_esp(fr, keep=4))
-        _drop(drops, "malformed")
-        sc.send(f.bad_padding_frame(f.inner(size=61)))
-        _drop(drops, "malformed")
-        sc.send(f.bad_padding_frame(f.inner(size=61), kind="length"))
-        _drop(drops, "malformed")
-        wrong = 41 if f.inner_family == 4 else 4
-        sc.send(f.frame_custom(f.inner(), next_header=wrong))
-        _drop(drops, "malformed")
-        nxt = f.next_seq
-        sc.send(f.frame(f.inner(), seq=0))
-        f.next_seq = nxt
-        _drop(drops, "replay")
-        valid = sc.send_valid(f, 2)
-        sc.send(valid[0])
-        _drop(drops, "replay")
-        sc.send_valid(f, 2)
+        direct.send_bad(sc, f, drops, lambda f: f.cbc_not_block_multiple_frame(body_len=37))
     # ESN across 2^32, the high half after the payload in the ICV
     f = sc.flow(i, ALGOS[0], "4in4", esn=True, replay_window=64,
                 install="eager")
@@ -86,9 +57,9 @@ def build(rng):
         sc.send(frames[seq])
         sc.expect(f.spi, inner)
     sc.send(frames[2**32 - 1])          # read as 2^33 - 1: ICV fails
-    _drop(drops, "auth_failed")
+    direct.count(drops, "auth_failed")
     sc.send(f.frame(f.inner(), seq=2**33 + 71))   # read as 2^32 + 71
-    _drop(drops, "auth_failed")
+    direct.count(drops, "auth_failed")
     # the other paths in the same capture: NULL cipher, CTR, transport
     for algo, mode in (("null+hmac-sha256-128", "4in4"),
                        ("aes-128-ctr+hmac-sha384-192", "6in6"),
@@ -101,34 +72,14 @@ def build(rng):
 
 @pytest.fixture(scope="module")
 def runs(spigate_bin, tmp_path_factory):
-    import random
-    from sgtest import SEED
-    out = {}
-    mp = pytest.MonkeyPatch()
-    try:
-        for name, env in (("lib/ipsec", "0"), ("direct", None)):
-            rng = random.Random("%d/direct_cbc" % SEED)
-            sc, drops = build(rng)
-            if env is None:
-                mp.delenv("SPIGATE_DIRECT_CBC", raising=False)
-            else:
-                mp.setenv("SPIGATE_DIRECT_CBC", env)
-            wd = str(tmp_path_factory.mktemp("dcbc_" + name.replace("/", "_")))
-            out[name] = (sc, drops, sc.run(wd, spigate_bin))
-    finally:
-        mp.undo()
-    return out
+    return direct.two_runs(build, "SPIGATE_DIRECT_CBC", "dcbc", spigate_bin, tmp_path_factory)
 
 
-@pytest.mark.parametrize("path", ["lib/ipsec", "direct"])
+@pytest.mark.parametrize("path", direct.PATHS)
 def test_exact(runs, path):
     """Each path: every valid packet out once, in order per SA, byte-exact
     (scapy's expectations); exactly the expected drops."""
-    sc, drops, res = runs[path]
-    sc.check(res)
-    n = len(sc.frames)
-    good = n - sum(drops.values())
-    res.assert_counters(rx=n, tx=good, decrypted=good, only_drops=drops)
+    direct.assert_inbound_exact(runs[path])
 
 
 def test_same_output(runs):

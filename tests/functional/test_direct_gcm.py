@@ -12,16 +12,12 @@ every counter and drop reason must agree.
 
 import pytest
 
-from sgtest import control, traffic
+from sgtest import direct, control, traffic
 from sgtest.scenario import Scenario
 
 GCM128 = "aes-128-gcm"
 GCM256 = "aes-256-gcm"
 CBC = "aes-128-cbc+hmac-sha256-128"
-
-
-def _drop(d, reason, n=1):
-    d[reason] = d.get(reason, 0) + n
 
 
 def build(rng):
@@ -39,34 +35,7 @@ def build(rng):
             sc.send_valid(f, 6)
     # every bad kind, on several shapes
     for f in flows[::3]:
-        _, fr = f.packets(1)[0]
-        sc.send(traffic.flip_icv(fr))
-        _drop(drops, "auth_failed")
-        _, fr = f.packets(1)[0]
-        sc.send(traffic.flip_ciphertext(fr, offset=f.sa.iv_len + 3))
-        _drop(drops, "auth_failed")
-        _, fr = f.packets(1)[0]
-        sc.send(traffic.mutate_esp(fr, lambda d: d[:-1]))  # not 4-byte words
-        _drop(drops, "malformed")
-        _, fr = f.packets(1)[0]
-        sc.send(traffic.truncate_esp(fr, keep=4))
-        _drop(drops, "malformed")
-        sc.send(f.bad_padding_frame(f.inner(size=61)))
-        _drop(drops, "malformed")
-        sc.send(f.bad_padding_frame(f.inner(size=61), kind="length"))
-        _drop(drops, "malformed")
-        # valid ICV, but the next header names the other IP version
-        wrong = 41 if f.inner_family == 4 else 4
-        sc.send(f.frame_custom(f.inner(), next_header=wrong))
-        _drop(drops, "malformed")
-        nxt = f.next_seq
-        sc.send(f.frame(f.inner(), seq=0))
-        f.next_seq = nxt
-        _drop(drops, "replay")
-        valid = sc.send_valid(f, 2)
-        sc.send(valid[0])
-        _drop(drops, "replay")
-        sc.send_valid(f, 2)         # still works after all that
+        direct.send_bad(sc, f, drops, lambda f: traffic.mutate_esp(f.packets(1)[0][1], lambda d: d[:-1]))
     # inside the window, out of order, then a duplicate
     f = sc.flow(i, GCM128, "4in4", replay_window=64, install="eager")
     i += 1
@@ -75,7 +44,7 @@ def build(rng):
         sc.send(f.frame(inner, seq=seq))
         sc.expect(f.spi, inner)
     sc.send(f.frame(f.inner(), seq=3))
-    _drop(drops, "replay")
+    direct.count(drops, "replay")
     # ESN across 2^32: the high half goes into the AAD
     f = sc.flow(i, GCM256, "6in4", esn=True, replay_window=64,
                 install="eager")
@@ -90,14 +59,14 @@ def build(rng):
     # 2^32 - 1 again: its low half is ahead of the top's (2^32 + 70), so it
     # is read as 2^33 - 1 (RFC 4303 A.2.2) and fails its ICV
     sc.send(frames[2**32 - 1])
-    _drop(drops, "auth_failed")
+    direct.count(drops, "auth_failed")
     # a frame whose ESN high half is not the receiver's fails its ICV:
     # authenticated as 2^33 + 71, reconstructed as 2^32 + 71 (new, in the
     # window's subspace). In the same burst as the packet above, which
     # failed: a packet that did not authenticate must not move the high
     # half (it did, in the direct path's first version).
     sc.send(f.frame(f.inner(), seq=2**33 + 71))
-    _drop(drops, "auth_failed")
+    direct.count(drops, "auth_failed")
     # transport mode and CBC: lib/ipsec on both runs, in the same capture
     for algo, mode in ((GCM128, "trans4"), (CBC, "4in4")):
         f = sc.flow(i, algo, mode, install="eager")
@@ -108,34 +77,14 @@ def build(rng):
 
 @pytest.fixture(scope="module")
 def runs(spigate_bin, tmp_path_factory):
-    import random
-    from sgtest import SEED
-    out = {}
-    mp = pytest.MonkeyPatch()
-    try:
-        for name, env in (("lib/ipsec", "0"), ("direct", None)):
-            rng = random.Random("%d/direct_gcm" % SEED)
-            sc, drops = build(rng)
-            if env is None:
-                mp.delenv("SPIGATE_DIRECT_GCM", raising=False)
-            else:
-                mp.setenv("SPIGATE_DIRECT_GCM", env)
-            wd = str(tmp_path_factory.mktemp("dgcm_" + name.replace("/", "_")))
-            out[name] = (sc, drops, sc.run(wd, spigate_bin))
-    finally:
-        mp.undo()
-    return out
+    return direct.two_runs(build, "SPIGATE_DIRECT_GCM", "dgcm", spigate_bin, tmp_path_factory)
 
 
-@pytest.mark.parametrize("path", ["lib/ipsec", "direct"])
+@pytest.mark.parametrize("path", direct.PATHS)
 def test_exact(runs, path):
     """Each path: every valid packet out once, in order, byte-exact (scapy's
     expectations); exactly the expected drops."""
-    sc, drops, res = runs[path]
-    sc.check(res)
-    n = len(sc.frames)
-    good = n - sum(drops.values())
-    res.assert_counters(rx=n, tx=good, decrypted=good, only_drops=drops)
+    direct.assert_inbound_exact(runs[path])
 
 
 def test_same_output(runs):

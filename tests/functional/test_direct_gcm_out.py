@@ -19,11 +19,10 @@ so the ESN SAs carry a high half of 0: the AAD is the 12-byte ESN form all
 the same, and scapy checks it.
 """
 
-import random
 
 import pytest
 
-from sgtest import SEED, control, topo
+from sgtest import direct, control, topo
 from sgtest.config import Route
 from sgtest.scenario import OutScenario
 from sgtest.traffic import interleave, lan_frame
@@ -152,24 +151,10 @@ def build(rng):
 
 @pytest.fixture(scope="module")
 def runs(spigate_bin, tmp_path_factory):
-    out = {}
-    mp = pytest.MonkeyPatch()
-    try:
-        for name, env in (("lib/ipsec", "0"), ("direct", None)):
-            rng = random.Random("%d/direct_gcm_out" % SEED)
-            sc, drops = build(rng)
-            if env is None:
-                mp.delenv("SPIGATE_DIRECT_GCM", raising=False)
-            else:
-                mp.setenv("SPIGATE_DIRECT_GCM", env)
-            wd = str(tmp_path_factory.mktemp("dgcmo_" + name.replace("/", "_")))
-            out[name] = (sc, drops, sc.run(wd, spigate_bin))
-    finally:
-        mp.undo()
-    return out
+    return direct.two_runs(build, "SPIGATE_DIRECT_GCM", "dgcmo", spigate_bin, tmp_path_factory)
 
 
-@pytest.mark.parametrize("path", ["lib/ipsec", "direct"])
+@pytest.mark.parametrize("path", direct.PATHS)
 def test_exact(runs, path):
     """Each path: every packet out once, in order, as scapy expects it
     (decrypted, outer header, sequence numbers, IVs, fragments); exactly
