@@ -22,7 +22,7 @@ the same, and scapy checks it.
 
 import pytest
 
-from sgtest import direct, control, topo
+from sgtest import direct, topo
 from sgtest.config import Route
 from sgtest.scenario import OutScenario
 from sgtest.traffic import interleave, lan_frame
@@ -178,10 +178,7 @@ def test_same_output(runs):
     _, _, b = runs["direct"]
     assert sorted(a.out) == sorted(b.out)
     for port in a.out:
-        x, y = a.out[port], b.out[port]
-        assert len(x) == len(y), port
-        for k, (p, q) in enumerate(zip(x, y)):
-            assert bytes(p) == bytes(q), "%s frame %d differs" % (port, k)
+        direct.assert_same_frames(a.out[port], b.out[port], port)
     assert a.stats == b.stats
 
 
@@ -200,16 +197,7 @@ def test_path_reported(spigate_bin, workdir, seed_rng, monkeypatch):
             (CBC, "4in4", False, False, "lookaside"))):
         f = sc.flow(i, algo, mode, natt, esn=esn, install="eager")
         want[f.spi] = path
-    for env in (None, "0"):
-        if env is None:
-            monkeypatch.delenv("SPIGATE_DIRECT_GCM", raising=False)
-        else:
-            monkeypatch.setenv("SPIGATE_DIRECT_GCM", env)
-        wd = workdir + ("/env0" if env else "/default")
-        with control.Running(sc.dep, [], wd, spigate_bin) as g:
-            for spi, path in want.items():
-                r = g.request({"op": "sa-show", "spi": spi, "dir": "out"})
-                assert r["ok"], r
-                exp = path if env is None or path == "lookaside" else "cpu"
-                assert r["sa"]["crypto"] == exp, (hex(spi), r["sa"])
-            g.stop()
+    direct.assert_paths_reported(
+        sc, {spi: (lambda off, p=p: p if not off or p == "lookaside" else "cpu")
+             for spi, p in want.items()},
+        "out", "SPIGATE_DIRECT_GCM", spigate_bin, workdir, monkeypatch)

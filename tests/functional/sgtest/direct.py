@@ -79,3 +79,51 @@ def send_bad(sc, f, drops, unaligned):
     sc.send(valid[0])
     count(drops, "replay")
     sc.send_valid(f, 2)         # still works after all that
+
+
+def send_esn(sc, f, drops):
+    """ESN across 2^32 for flow f (an ESN SA with a window of 64): six
+    valid packets up to 2^32 + 70, then two that must fail their ICV."""
+    frames = {}
+    for seq in (1, 2**32 - 3, 2**32 - 1, 2**32, 2**32 + 5, 2**32 + 70):
+        inner = f.inner()
+        frames[seq] = f.frame(inner, seq=seq)
+        sc.send(frames[seq])
+        sc.expect(f.spi, inner)
+    # 2^32 - 1 again: its low half is ahead of the top's (2^32 + 70), so it
+    # is read as 2^33 - 1 (RFC 4303 A.2.2) and fails its ICV
+    sc.send(frames[2**32 - 1])
+    count(drops, "auth_failed")
+    # a frame whose ESN high half is not the receiver's fails its ICV:
+    # authenticated as 2^33 + 71, reconstructed as 2^32 + 71 (new, in the
+    # window's subspace). In the same burst as the packet above, which
+    # failed: a packet that did not authenticate must not move the high
+    # half (it did, in the direct GCM path's first version).
+    sc.send(f.frame(f.inner(), seq=2**33 + 71))
+    count(drops, "auth_failed")
+
+
+def assert_same_frames(xs, ys, where=""):
+    """Two captures: the same frames, byte for byte, in the same order."""
+    assert len(xs) == len(ys), where
+    for k, (p, q) in enumerate(zip(xs, ys)):
+        assert bytes(p) == bytes(q), "%s frame %d differs" % (where, k)
+
+
+def assert_paths_reported(sc, want, direction, switch, spigate_bin, workdir,
+                          monkeypatch):
+    """sa-show's `crypto` of each SA of sc: want = {spi: f(switched)} with
+    f(False) the path by default and f(True) the path with switch=0."""
+    from . import control
+    for off in (False, True):
+        if off:
+            monkeypatch.setenv(switch, "0")
+        else:
+            monkeypatch.delenv(switch, raising=False)
+        wd = workdir + ("/env0" if off else "/default")
+        with control.Running(sc.dep, [], wd, spigate_bin) as g:
+            for spi, path in want.items():
+                r = g.request({"op": "sa-show", "spi": spi, "dir": direction})
+                assert r["ok"], r
+                assert r["sa"]["crypto"] == path(off), (hex(spi), r["sa"])
+            g.stop()
