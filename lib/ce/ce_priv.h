@@ -212,13 +212,14 @@ struct ce {
 	uint64_t unknown_log_tsc;
 	uint64_t unknown_suppressed;
 
-	/* life cycle */
-	volatile int rx_stop;
+	/* life cycle; rx_stop and quit are read by every worker every
+	 * iteration: a line of their own, which the CE writes only to stop */
+	volatile int rx_stop __rte_cache_aligned;
 	volatile int quit;
-	volatile int stop_req;
+	volatile int stop_req __rte_cache_aligned;
 	uint64_t drain_start;
 	uint64_t drain_token;
-	uint64_t last_rx, last_rx_tsc;
+	uint64_t last_rx, last_rx_tsc, next_idle_tsc;
 	uint64_t next_life_tsc;
 	uint64_t next_progress_tsc;
 };

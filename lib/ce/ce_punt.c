@@ -429,12 +429,20 @@ life_cycle(struct ce *ce, uint64_t now)
 	uint64_t rx = 0;
 	unsigned l;
 
-	for (l = 0; l < RTE_MAX_LCORE; l++)
-		if (ce->lc[l] != NULL)
-			rx += ce->stats[l].rx;
-	if (rx != ce->last_rx) {
-		ce->last_rx = rx;
-		ce->last_rx_tsc = now;
+	/*
+	 * The RX counters sit on the line every worker writes each burst:
+	 * each read here makes the worker's next write a coherence miss.
+	 * Read them only for --exit-idle, and once a millisecond.
+	 */
+	if (ce->opts.exit_idle_ms != 0 && now >= ce->next_idle_tsc) {
+		ce->next_idle_tsc = now + ce->hz / 1000;
+		for (l = 0; l < RTE_MAX_LCORE; l++)
+			if (ce->lc[l] != NULL)
+				rx += ce->stats[l].rx;
+		if (rx != ce->last_rx) {
+			ce->last_rx = rx;
+			ce->last_rx_tsc = now;
+		}
 	}
 	if (ce->opts.exit_idle_ms != 0 && ce->last_rx != 0 && !ce->stop_req &&
 	    now - ce->last_rx_tsc >= ce->opts.exit_idle_ms * ce->hz / 1000 &&
