@@ -196,13 +196,14 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 	 unsigned n)
 {
 	struct cfe_pkt_info inf[SG_BURST], cinf[SG_BURST];
-	struct cfe_class_key keys[SG_BURST];
+	struct cfe_class_key keys[SG_BURST], dkeys[SG_BURST];
 	const struct cfe_class_key *kp[SG_BURST];
 	struct rte_mbuf *esp[SG_BURST], *clr[SG_BURST];
-	uint64_t vals[SG_BURST], hit;
-	unsigned i, ne = 0, nc = 0, nd = 0;
+	uint64_t vals[SG_BURST], uvals[SG_BURST], hit, uhit;
+	unsigned i, ne = 0, nc = 0, nd = 0, nu = 0;
 	uint64_t now = rte_rdtsc();
 	unsigned by_dst[SG_BURST];
+	uint8_t u[SG_BURST];	/* ESP packet -> its key in keys[] */
 
 	for (i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -242,10 +243,16 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 			punt(f, m, now);
 		} else if ((kind == CFE_KIND_ESP || kind == CFE_KIND_ESP_UDP) &&
 			   q->role == CFE_PORT_UNPROTECTED) {
-			memcpy(meta->dst, p->dst, 16);
-			memset(&keys[ne], 0, sizeof(keys[ne]));
-			keys[ne].spi = p->spi;
-			kp[ne] = &keys[ne];
+			/* the outer destination goes to the metadata only
+			 * when it is read: by-destination keys, the CE */
+			/* a run of one SA's packets is looked up once */
+			if (nu == 0 || keys[nu - 1].spi != p->spi) {
+				memset(&keys[nu], 0, sizeof(keys[nu]));
+				keys[nu].spi = p->spi;
+				kp[nu] = &keys[nu];
+				nu++;
+			}
+			u[ne] = (uint8_t)(nu - 1);
 			esp[ne++] = m;
 		} else {
 			cinf[nc] = *p;
@@ -254,19 +261,27 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 	}
 
 	if (ne != 0) {
-		hit = cfe_table_lookup_bulk(f->c.table, kp, ne, vals);
+		uhit = cfe_table_lookup_bulk(f->c.table, kp, nu, uvals);
+		hit = 0;
 		for (i = 0; i < ne; i++) {
-			if (!((hit >> i) & 1))
+			if (!((uhit >> u[i]) & 1))
 				continue;
-			if (unlikely(cfe_class_flags(vals[i]) & CFE_CLASS_F_BY_DST)) {
-				struct sg_meta *meta = sg_meta(esp[i]);
-
-				keys[i].family = meta->ip_ver;
-				memcpy(keys[i].dst, meta->dst, 16);
-				kp[nd] = &keys[i];
-				by_dst[nd++] = i;
-				hit &= ~(1ULL << i);
+			vals[i] = uvals[u[i]];
+			if (likely(!(cfe_class_flags(vals[i]) &
+				     CFE_CLASS_F_BY_DST))) {
+				hit |= 1ULL << i;
+				continue;
 			}
+			/* SPI + destination: a key per packet */
+			struct sg_meta *meta = sg_meta(esp[i]);
+			struct cfe_class_key *k = &dkeys[nd];
+
+			memset(k, 0, sizeof(*k));
+			k->spi = meta->spi;
+			k->family = meta->ip_ver;
+			memcpy(k->dst, inf[i].dst, 16);
+			kp[nd] = k;
+			by_dst[nd++] = i;
 		}
 		if (nd != 0) {
 			uint64_t v2[SG_BURST], h2;
@@ -284,6 +299,7 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 			uint8_t dfe;
 
 			if (!((hit >> i) & 1)) {
+				memcpy(sg_meta(m)->dst, inf[i].dst, 16);
 				punt(f, m, now);
 				continue;
 			}
