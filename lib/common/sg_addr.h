@@ -58,21 +58,32 @@ sg_prefix_mask64(int n)
 /*
  * sg_prefix_contains() for the data path (the selector check of every
  * decrypted packet): two masked 64-bit compares instead of a memcmp() call
- * of variable length.
+ * of variable length. The _w form takes the address as two aligned words in
+ * network byte order (unused bytes zero), as the DFE builds it in registers:
+ * a tuple written byte-wise and read back as words stalls store forwarding.
  */
+static inline bool
+sg_prefix_match_w(const struct sg_prefix *p, uint8_t family,
+		  const uint64_t a[2])
+{
+	uint64_t pa[2];
+
+	if (p->addr.family != family || p->len > (family == 4 ? 32 : 128))
+		return false;
+	memcpy(pa, p->addr.a, 16);
+	return (((pa[0] ^ a[0]) & sg_prefix_mask64(p->len)) |
+		((pa[1] ^ a[1]) & sg_prefix_mask64(p->len - 64))) == 0;
+}
+
 static inline bool
 sg_prefix_match(const struct sg_prefix *p, const struct sg_addr *a)
 {
-	uint64_t pa[2], aa[2];
+	uint64_t aa[2];
 
-	if (p->addr.family != a->family ||
-	    p->len > (a->family == 4 ? 32 : 128))
-		return false;
-	memcpy(pa, p->addr.a, 16);
 	memcpy(aa, a->a, 16);
-	return (((pa[0] ^ aa[0]) & sg_prefix_mask64(p->len)) |
-		((pa[1] ^ aa[1]) & sg_prefix_mask64(p->len - 64))) == 0;
+	return sg_prefix_match_w(p, a->family, aa);
 }
+
 /* Parse "02:00:00:00:00:01". Returns 0 or -EINVAL. */
 int sg_mac_parse(const char *s, uint8_t mac[6]);
 

@@ -11,6 +11,7 @@
  * the number queued for TX.
  */
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_ether.h>
@@ -43,51 +44,72 @@ sg_ttl_dec4(struct rte_ipv4_hdr *ip)
 	ip->time_to_live--;
 }
 
-static inline unsigned
-sg_fwd(const struct sg_route *r, uint8_t family, struct rte_mbuf *mb[],
-       unsigned n, struct sg_txq *txq, struct sg_lcore_stats *st,
-       uint64_t *sa_drop)
+/*
+ * A batch of packets of one family on their way out: checked (TTL), their
+ * destination noted for the route lookup. Filled a packet at a time by
+ * sg_fwd_add(), sent by sg_fwd_send().
+ */
+struct sg_fwd_batch {
+	unsigned n;
+	uint8_t family;
+	struct rte_mbuf *m[SG_BURST];
+	union {
+		uint32_t a4[SG_BURST];
+		uint8_t a6[SG_BURST][16];
+	};
+};
+
+static inline void
+sg_fwd_init(struct sg_fwd_batch *b, uint8_t family)
 {
-	struct rte_mbuf *m2[SG_BURST];
-	uint32_t a4[SG_BURST];
-	uint8_t a6[SG_BURST][16];
+	b->n = 0;
+	b->family = family;
+}
+
+/* The TTL / hop-limit check: true and the packet added, or false: the
+ * caller drops it as SG_DROP_TTL_EXCEEDED. */
+static inline bool
+sg_fwd_add(struct sg_fwd_batch *b, struct rte_mbuf *m)
+{
+	if (b->family == 4) {
+		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m,
+			const struct rte_ipv4_hdr *);
+
+		if (ip->time_to_live <= 1)
+			return false;
+		b->a4[b->n] = rte_be_to_cpu_32(ip->dst_addr);
+	} else {
+		const struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m,
+			const struct rte_ipv6_hdr *);
+
+		if (ip6->hop_limits <= 1)
+			return false;
+		memcpy(b->a6[b->n], ip6->dst_addr, 16);
+	}
+	b->m[b->n++] = m;
+	return true;
+}
+
+/* One bulk route lookup, TTL decrement, Ethernet header, TX buffer. */
+static inline unsigned
+sg_fwd_send(const struct sg_route *r, struct sg_fwd_batch *b,
+	    struct sg_txq *txq, struct sg_lcore_stats *st, uint64_t *sa_drop)
+{
 	const struct rte_ether_hdr *eh[SG_BURST];
 	uint16_t port[SG_BURST];
-	unsigned i, k = 0, sent = 0;
+	const uint8_t family = b->family;
+	unsigned i, k = b->n, sent = 0;
 
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = mb[i];
-
-		if (family == 4) {
-			struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m,
-				struct rte_ipv4_hdr *);
-
-			if (ip->time_to_live <= 1) {
-				sg_fwd_drop(m, SG_DROP_TTL_EXCEEDED, st, sa_drop);
-				continue;
-			}
-			a4[k] = rte_be_to_cpu_32(ip->dst_addr);
-		} else {
-			struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m,
-				struct rte_ipv6_hdr *);
-
-			if (ip6->hop_limits <= 1) {
-				sg_fwd_drop(m, SG_DROP_TTL_EXCEEDED, st, sa_drop);
-				continue;
-			}
-			memcpy(a6[k], ip6->dst_addr, 16);
-		}
-		m2[k++] = m;
-	}
 	if (k == 0)
 		return 0;
+	b->n = 0;
 	if (family == 4)
-		sg_route_lookup4(r, a4, eh, port, k);
+		sg_route_lookup4(r, b->a4, eh, port, k);
 	else
-		sg_route_lookup6(r, (const uint8_t (*)[16])a6, eh, port, k);
+		sg_route_lookup6(r, (const uint8_t (*)[16])b->a6, eh, port, k);
 
 	for (i = 0; i < k; i++) {
-		struct rte_mbuf *m = m2[i];
+		struct rte_mbuf *m = b->m[i];
 		struct rte_ether_hdr *e;
 
 		if (eh[i] == NULL) {
@@ -112,6 +134,21 @@ sg_fwd(const struct sg_route *r, uint8_t family, struct rte_mbuf *mb[],
 		sent++;
 	}
 	return sent;
+}
+
+static inline unsigned
+sg_fwd(const struct sg_route *r, uint8_t family, struct rte_mbuf *mb[],
+       unsigned n, struct sg_txq *txq, struct sg_lcore_stats *st,
+       uint64_t *sa_drop)
+{
+	struct sg_fwd_batch b;
+	unsigned i;
+
+	sg_fwd_init(&b, family);
+	for (i = 0; i < n; i++)
+		if (!sg_fwd_add(&b, mb[i]))
+			sg_fwd_drop(mb[i], SG_DROP_TTL_EXCEEDED, st, sa_drop);
+	return sg_fwd_send(r, &b, txq, st, sa_drop);
 }
 
 #endif /* SG_FWD_H */

@@ -22,6 +22,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "dfe_fwd.h"
 #include "dfe_gcm.h"
 #include "dfe_priv.h"
 #include "sg_meta.h"
@@ -162,20 +163,28 @@ dfe_gcm_sa_free(struct dfe_sa *sa)
  * are lib/ipsec's: a payload that is not a whole number of 4-byte words is
  * malformed before the crypto; a wrong ICV fails authentication; then
  * trailer, padding and next header (malformed); then the replay window.
- * What passes goes on to dfe_forward() starting at the inner IP header.
+ * What passes is counted decrypted and goes on at once, starting at the
+ * inner IP header, to the checks of the way out (dfe_fwd_add(): inner
+ * header, selectors, TTL) while its lines are in L1; the batch is routed
+ * and sent at the end.
  */
 void
 dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		uint16_t n)
 {
 	const struct dfe_gcm *g = sa->gcm;
+	const struct dfe_selset *ss = __atomic_load_n(&sa->sel,
+						      __ATOMIC_ACQUIRE);
 	const unsigned icv_len = g->icv_len;
 	struct dfe_bad bad;
+	struct sg_fwd_batch out;
 	struct gcm_context_data ctx;
 	uint8_t iv[12], aad[12], tag[16];
 	unsigned i, k = 0;
 	uint64_t bytes = 0;
+	enum sg_drop why;
 
+	sg_fwd_init(&out, sa->inner_family);
 	bad.n = 0;
 	memset(bad.cnt, 0, sizeof(bad.cnt));
 	memcpy(iv, &g->salt, 4);
@@ -224,7 +233,12 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		/* authenticated and new */
 		bytes += dfe_in_strip(sa, m, meta, hl + ESP_HDR + GCM_IV,
 				      pad + 2 + icv_len);
-		mb[k++] = m;
+		k++;
+		if (unlikely(!dfe_fwd_add(sa, ss, &out, m, &why)))
+			dfe_bad_put(&bad, m, why);
 	}
-	dfe_in_done(d, sa, &bad, mb, (uint16_t)k, bytes);
+	dfe_bad_flush(d, sa, &bad);
+	d->st->decrypted += k;
+	sa->bytes += bytes;
+	dfe_fwd_send(d, sa, &out);
 }

@@ -272,18 +272,25 @@ dfe_bad_put(struct dfe_bad *b, struct rte_mbuf *m, enum sg_drop why)
 }
 
 static inline void
-dfe_in_done(struct dfe *d, struct dfe_sa *sa, struct dfe_bad *b,
-	    struct rte_mbuf *mb[], uint16_t k, uint64_t bytes)
+dfe_bad_flush(struct dfe *d, struct dfe_sa *sa, struct dfe_bad *b)
 {
 	unsigned i;
 
-	if (unlikely(b->n != 0)) {
-		for (i = 0; i < SG_DROP_MAX; i++) {
-			d->st->drop[i] += b->cnt[i];
-			sa->drop[i] += b->cnt[i];
-		}
-		rte_pktmbuf_free_bulk(b->m, b->n);
+	if (likely(b->n == 0))
+		return;
+	for (i = 0; i < SG_DROP_MAX; i++) {
+		d->st->drop[i] += b->cnt[i];
+		sa->drop[i] += b->cnt[i];
 	}
+	rte_pktmbuf_free_bulk(b->m, b->n);
+	b->n = 0;
+}
+
+static inline void
+dfe_in_done(struct dfe *d, struct dfe_sa *sa, struct dfe_bad *b,
+	    struct rte_mbuf *mb[], uint16_t k, uint64_t bytes)
+{
+	dfe_bad_flush(d, sa, b);
 	d->st->decrypted += k;
 	sa->bytes += bytes;
 	if (k != 0)
