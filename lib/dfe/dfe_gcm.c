@@ -179,7 +179,7 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	struct dfe_bad bad;
 	struct sg_fwd_batch out;
 	struct gcm_context_data ctx;
-	uint8_t iv[12], aad[12], tag[16];
+	uint8_t iv[16], aad[16], tag[16];
 	unsigned i, k = 0;
 	uint64_t bytes = 0;
 	enum sg_drop why;
@@ -187,7 +187,6 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	sg_fwd_init(&out, sa->inner_family);
 	bad.n = 0;
 	memset(bad.cnt, 0, sizeof(bad.cnt));
-	memcpy(iv, &g->salt, 4);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		struct sg_meta *meta = sg_meta(m);
@@ -202,13 +201,16 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
 			continue;
 		}
-		memcpy(iv + 4, esp + ESP_HDR, GCM_IV);
+		dfe_gcm_nonce(iv, g->salt, esp + ESP_HDR);
 		if (sa->esn) {
 			uint32_t hi = rte_cpu_to_be_32((uint32_t)(meta->sqn >> 32));
+			uint32_t spi, lo;
 
-			memcpy(aad, esp, 4);
-			memcpy(aad + 4, &hi, 4);
-			memcpy(aad + 8, esp + 4, 4);
+			/* SPI, high half, low half (RFC 4106 5) */
+			memcpy(&spi, esp, 4);
+			memcpy(&lo, esp + 4, 4);
+			dfe_gcm_store16(aad, (uint64_t)spi | (uint64_t)hi << 32,
+					lo);
 			g->dec(&g->key, &ctx, ct, ct, (uint64_t)clen, iv, aad,
 			       12, tag, icv_len);
 		} else {

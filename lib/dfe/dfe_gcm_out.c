@@ -81,7 +81,11 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	const bool out4 = (sa->hdr[RTE_ETHER_HDR_LEN] >> 4) == 4;
 	struct rte_mbuf *nom[SG_BURST], *mal[SG_BURST];
 	struct gcm_context_data ctx;
-	uint8_t iv[12], aad[12];
+	struct {
+		uint8_t *in, *tag;
+		uint32_t clen;
+		uint8_t iv[16], aad[16];
+	} job[SG_BURST];
 	uint64_t sqn = sa->out_sqn - n;
 	unsigned i, j, k = 0, no = 0, nm = 0;
 
@@ -90,7 +94,12 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	 * carry 2^32 - 1 fails with the others it cannot number, no_mbuf */
 	if (unlikely(!sa->esn && sa->out_sqn == UINT32_MAX))
 		nom[no++] = mb[--n];
-	memcpy(iv, &g->salt, 4);
+	/*
+	 * Two passes: every packet is built first, then encrypted. The
+	 * encryption reads what the build just wrote (ESP header as AAD, the
+	 * trailer in the last block) with wide loads, which the narrow stores
+	 * of the build cannot forward; a burst later those stores are in L1.
+	 */
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint32_t plen = m->pkt_len - m->l2_len;
@@ -132,27 +141,34 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 				RTE_ETHER_HDR_LEN - sizeof(*ip6));
 		}
 		tos_copy(h + RTE_ETHER_HDR_LEN, in, in4);
-		memcpy(esp, &spi, 4);
-		memcpy(esp + 4, &lo, 4);
-		memcpy(esp + ESP_HDR, &be, GCM_IV);
+		/* SPI, low half, IV = the whole sequence number */
+		dfe_gcm_store16(esp, (uint64_t)spi | (uint64_t)lo << 32, be);
 		for (j = 0; j < pad; j++)
 			t[j] = (uint8_t)(j + 1);
 		t[pad] = (uint8_t)pad;
 		t[pad + 1] = g->next_proto;
-		memcpy(iv + 4, &be, 8);
-		if (sa->esn) {
-			memcpy(aad, &spi, 4);
-			memcpy(aad + 4, &be, 8);
-			g->enc(&g->key, &ctx, in, in, clen, iv, aad, 12,
-			       t + pad + 2, icv_len);
-		} else {
-			g->enc(&g->key, &ctx, in, in, clen, iv, esp, 8,
-			       t + pad + 2, icv_len);
-		}
+		dfe_gcm_nonce(job[k].iv, g->salt, esp + ESP_HDR);
+		/* ESN: SPI, then the whole sequence number (RFC 4106 5) */
+		if (sa->esn)
+			dfe_gcm_store16(job[k].aad, (uint64_t)spi | be << 32,
+					be >> 32);
+		job[k].in = in;
+		job[k].tag = t + pad + 2;
+		job[k].clen = clen;
 		/* lib/ipsec's tx_offload: the template's L2 and L3 */
 		m->l2_len = RTE_ETHER_HDR_LEN;
 		m->l3_len = hl - RTE_ETHER_HDR_LEN;
 		mb[k++] = m;
+	}
+	for (i = 0; i < k; i++) {
+		uint8_t *in = job[i].in;
+
+		if (sa->esn)
+			g->enc(&g->key, &ctx, in, in, job[i].clen, job[i].iv,
+			       job[i].aad, 12, job[i].tag, icv_len);
+		else
+			g->enc(&g->key, &ctx, in, in, job[i].clen, job[i].iv,
+			       in - ESP_HDR - GCM_IV, 8, job[i].tag, icv_len);
 	}
 	dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
 	dfe_drop(d, sa, SG_DROP_NO_MBUF, nom, no);
