@@ -29,6 +29,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "dfe_fwd.h"
 #include "dfe_priv.h"
 #include "sg_meta.h"
 
@@ -159,7 +160,9 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	default:
 		return 0;
 	}
-	if (a->auth.digest_length == 0 || a->auth.digest_length > 32 ||
+	/* the ICVs of RFC 2404 and RFC 4868 (icv_copy()) */
+	if ((a->auth.digest_length != 12 && a->auth.digest_length != 16 &&
+	     a->auth.digest_length != 24 && a->auth.digest_length != 32) ||
 	    (x->cipher.key.length != 16 && x->cipher.key.length != 24 &&
 	     x->cipher.key.length != 32))
 		return 0;
@@ -201,6 +204,27 @@ dfe_cbc_sa_free(struct dfe_sa *sa)
 	explicit_bzero(sa->cbc, sizeof(*sa->cbc));
 	rte_free(sa->cbc);
 	sa->cbc = NULL;
+}
+
+/* The ICV sizes of the HMACs (12, 16, 24, 32): fixed-size copies, not a
+ * call to memcpy() per packet. */
+static inline void
+icv_copy(uint8_t *dst, const uint8_t *src, unsigned len)
+{
+	switch (len) {
+	case 12:
+		memcpy(dst, src, 12);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	case 24:
+		memcpy(dst, src, 24);
+		break;
+	default:	/* 32: dfe_cbc_sa_init() admits no other */
+		memcpy(dst, src, 32);
+		break;
+	}
 }
 
 /* A completed job: its status, by the job's slot in d->job_st. */
@@ -249,13 +273,15 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			continue;
 		}
 		hlen = ESP_HDR + CBC_IV + (uint32_t)clen;
-		memcpy(d->job_icv[slot], esp + hlen, c->icv_len);
 		if (sa->esn) {
 			/* RFC 4303 2.2.1: the high half is authenticated
-			 * after the payload, in place of the ICV */
+			 * after the payload, in place of the ICV, which is
+			 * kept aside (without ESN finish_group() reads it
+			 * in the packet) */
 			uint32_t hi = rte_cpu_to_be_32(
 				(uint32_t)(sg_meta(m)->sqn >> 32));
 
+			icv_copy(d->job_icv[slot], esp + hlen, c->icv_len);
 			memcpy(esp + hlen, &hi, 4);
 			hlen += 4;
 		}
@@ -301,11 +327,16 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 {
 	struct dfe_sa *sa = g->sa;
 	const struct dfe_cbc *c = sa->cbc;
+	const struct dfe_selset *ss = __atomic_load_n(&sa->sel,
+						      __ATOMIC_ACQUIRE);
 	struct rte_mbuf **mb = g->m;
 	struct dfe_bad bad;
+	struct sg_fwd_batch out;
 	unsigned i, k = 0;
 	uint64_t bytes = 0;
+	enum sg_drop why;
 
+	sg_fwd_init(&out, sa->inner_family);
 	bad.n = 0;
 	memset(bad.cnt, 0, sizeof(bad.cnt));
 	for (i = 0; i < g->n; i++) {
@@ -323,7 +354,8 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 			dfe_bad_put(&bad, m, SG_DROP_CRYPTO_ERROR);
 			continue;
 		}
-		if (unlikely(!dfe_icv_equal(d->job_tag[slot], d->job_icv[slot],
+		if (unlikely(!dfe_icv_equal(d->job_tag[slot], sa->esn ?
+					    d->job_icv[slot] : pt + clen,
 					    c->icv_len))) {
 			dfe_bad_put(&bad, m, SG_DROP_AUTH_FAILED);
 			continue;
@@ -340,9 +372,14 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 		}
 		bytes += dfe_in_strip(sa, m, meta, hl + ESP_HDR + CBC_IV,
 				      pad + 2 + c->icv_len);
-		mb[k++] = m;
+		k++;
+		if (unlikely(!dfe_fwd_add(sa, ss, &out, m, &why)))
+			dfe_bad_put(&bad, m, why);
 	}
-	dfe_in_done(d, sa, &bad, mb, (uint16_t)k, bytes);
+	dfe_bad_flush(d, sa, &bad);
+	d->st->decrypted += k;
+	sa->bytes += bytes;
+	dfe_fwd_send(d, sa, &out);
 }
 
 /* Flush the lanes, then finish the queued groups in submission order. */

@@ -205,7 +205,7 @@ struct dfe {
 	struct dfe_defer defer[DFE_DEFER_MAX];
 	uint8_t job_st[DFE_CBC_MAX];  /* 0 under way, 1 done, 2 failed */
 	uint8_t job_tag[DFE_CBC_MAX][32];  /* computed ICV */
-	uint8_t job_icv[DFE_CBC_MAX][32];  /* received ICV */
+	uint8_t job_icv[DFE_CBC_MAX][32];  /* received ICV (ESN SAs) */
 	unsigned n_stash;
 	unsigned n_ahead;             /* dequeued, processed next poll */
 	struct rte_mbuf *ahead[SG_BURST];
