@@ -81,7 +81,12 @@ def machine():
         sh("dpkg-query -W -f='${Version}' dpdk") + ")"
     m["intel-ipsec-mb"] = sh("dpkg-query -W -f='${Version}' 'libipsec-mb1*' 2>/dev/null | head -1")
     m["gcc"] = sh("gcc -dumpfullversion")
-    m["spigate"] = sh("git -C %s describe --always --dirty" % ROOT) + " (" + \
+    # "-dirty" for changes to the sources, not for what the run itself
+    # rewrites (its results and the results section of PERFORMANCE.md)
+    dirty = sh("git -C %s status --porcelain --untracked-files=no -- . "
+               "':(exclude)bench/results' ':(exclude)docs/PERFORMANCE.md'" % ROOT)
+    m["spigate"] = sh("git -C %s rev-parse --short HEAD" % ROOT) + \
+        ("-dirty" if dirty else "") + " (" + \
         sh("git -C %s log -1 --format=%%cd --date=iso" % ROOT) + ")"
     return m
 
