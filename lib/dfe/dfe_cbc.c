@@ -376,10 +376,7 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 		if (unlikely(!dfe_fwd_add(sa, ss, &out, m, &why)))
 			dfe_bad_put(&bad, m, why);
 	}
-	dfe_bad_flush(d, sa, &bad);
-	d->st->decrypted += k;
-	sa->bytes += bytes;
-	dfe_fwd_send(d, sa, &out);
+	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
 }
 
 /* Flush the lanes, then finish the queued groups in submission order. */

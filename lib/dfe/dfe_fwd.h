@@ -178,4 +178,19 @@ dfe_fwd_send(struct dfe *d, struct dfe_sa *sa, struct sg_fwd_batch *b)
 					   b, d->c.txq, d->st, sa->drop);
 }
 
+/*
+ * The end of a direct path's batch: its drops counted (the SA's and the
+ * lcore's) and freed, k packets counted decrypted and their inner bytes
+ * in the SA (its byte lifetime), what dfe_fwd_add() kept routed and sent.
+ */
+static inline void
+dfe_in_done_fwd(struct dfe *d, struct dfe_sa *sa, struct dfe_bad *bad,
+		struct sg_fwd_batch *out, unsigned k, uint64_t bytes)
+{
+	dfe_bad_flush(d, sa, bad);
+	d->st->decrypted += k;
+	sa->bytes += bytes;
+	dfe_fwd_send(d, sa, out);
+}
+
 #endif /* DFE_FWD_H */

@@ -239,8 +239,5 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		if (unlikely(!dfe_fwd_add(sa, ss, &out, m, &why)))
 			dfe_bad_put(&bad, m, why);
 	}
-	dfe_bad_flush(d, sa, &bad);
-	d->st->decrypted += k;
-	sa->bytes += bytes;
-	dfe_fwd_send(d, sa, &out);
+	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
 }
