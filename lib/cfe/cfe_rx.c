@@ -243,9 +243,9 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 			punt(f, m, now);
 		} else if ((kind == CFE_KIND_ESP || kind == CFE_KIND_ESP_UDP) &&
 			   q->role == CFE_PORT_UNPROTECTED) {
-			/* the outer destination goes to the metadata only
-			 * when it is read: by-destination keys, the CE */
-			/* a run of one SA's packets is looked up once */
+			/* one key per run of one SA's packets; the outer
+			 * destination goes to the metadata only where it is
+			 * read (by-destination keys, punts to the CE) */
 			if (nu == 0 || keys[nu - 1].spi != p->spi) {
 				memset(&keys[nu], 0, sizeof(keys[nu]));
 				keys[nu].spi = p->spi;
@@ -273,12 +273,11 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 				continue;
 			}
 			/* SPI + destination: a key per packet */
-			struct sg_meta *meta = sg_meta(esp[i]);
 			struct cfe_class_key *k = &dkeys[nd];
 
 			memset(k, 0, sizeof(*k));
-			k->spi = meta->spi;
-			k->family = meta->ip_ver;
+			k->spi = inf[i].spi;
+			k->family = inf[i].ip_ver;
 			memcpy(k->dst, inf[i].dst, 16);
 			kp[nd] = k;
 			by_dst[nd++] = i;

@@ -199,10 +199,7 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 void
 dfe_cbc_sa_free(struct dfe_sa *sa)
 {
-	if (sa->cbc == NULL)
-		return;
-	explicit_bzero(sa->cbc, sizeof(*sa->cbc));
-	rte_free(sa->cbc);
+	dfe_key_free(sa->cbc, sizeof(*sa->cbc));
 	sa->cbc = NULL;
 }
 
@@ -334,21 +331,18 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 	struct sg_fwd_batch out;
 	unsigned i, k = 0;
 	uint64_t bytes = 0;
-	enum sg_drop why;
 
 	sg_fwd_init(&out, sa->inner_family);
 	bad.n = 0;
 	memset(bad.cnt, 0, sizeof(bad.cnt));
 	for (i = 0; i < g->n; i++) {
 		struct rte_mbuf *m = mb[i];
-		struct sg_meta *meta = sg_meta(m);
 		unsigned slot = g->first + i;
 		uint32_t hl = m->l2_len + m->l3_len;
 		uint8_t *pt = rte_pktmbuf_mtod_offset(m, uint8_t *,
 						      hl + ESP_HDR + CBC_IV);
 		uint32_t clen = m->pkt_len - hl - (ESP_HDR + CBC_IV) -
 			c->icv_len;
-		unsigned pad;
 
 		if (unlikely(d->job_st[slot] != 1)) {
 			dfe_bad_put(&bad, m, SG_DROP_CRYPTO_ERROR);
@@ -360,21 +354,9 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 			dfe_bad_put(&bad, m, SG_DROP_AUTH_FAILED);
 			continue;
 		}
-		pad = pt[clen - 2];
-		if (unlikely(pad + 2 > clen || pt[clen - 1] != c->next_proto ||
-			     !dfe_pad_ok(pt + clen - 2 - pad, pad))) {
-			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
-			continue;
-		}
-		if (unlikely(dfe_replay_update(sa->replay, meta->sqn) != 0)) {
-			dfe_bad_put(&bad, m, SG_DROP_REPLAY);
-			continue;
-		}
-		bytes += dfe_in_strip(sa, m, meta, hl + ESP_HDR + CBC_IV,
-				      pad + 2 + c->icv_len);
-		k++;
-		if (unlikely(!dfe_fwd_add(sa, ss, &out, m, &why)))
-			dfe_bad_put(&bad, m, why);
+		k += dfe_in_finish(sa, ss, &out, &bad, m, c->next_proto, pt,
+				   (int32_t)clen, hl + ESP_HDR + CBC_IV,
+				   c->icv_len, &bytes);
 	}
 	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
 }

@@ -179,6 +179,41 @@ dfe_fwd_send(struct dfe *d, struct dfe_sa *sa, struct sg_fwd_batch *b)
 }
 
 /*
+ * A direct path's inbound packet whose ICV verified, in lib/ipsec's order:
+ * the trailer (pad length within the payload, pad bytes 1, 2, 3, ..., next
+ * header = the SA's inner family: malformed), the replay window (replay),
+ * then the strip (head: bytes up to the payload, pt / clen: the decrypted
+ * payload with its trailer) and the way-out checks. true: the packet is
+ * decrypted (counted so even when the way out then drops it), its inner
+ * length added to *bytes; false: dropped into bad.
+ */
+static inline bool
+dfe_in_finish(struct dfe_sa *sa, const struct dfe_selset *ss,
+	      struct sg_fwd_batch *out, struct dfe_bad *bad,
+	      struct rte_mbuf *m, uint8_t next_proto, const uint8_t *pt,
+	      int32_t clen, uint32_t head, uint32_t icv_len, uint64_t *bytes)
+{
+	const struct sg_meta *meta = sg_meta(m);
+	const unsigned pad = clen >= 2 ? pt[clen - 2] : 0;
+	enum sg_drop why;
+
+	if (unlikely(clen < 2 || (int32_t)pad + 2 > clen ||
+		     pt[clen - 1] != next_proto ||
+		     !dfe_pad_ok(pt + clen - 2 - pad, pad))) {
+		dfe_bad_put(bad, m, SG_DROP_MALFORMED);
+		return false;
+	}
+	if (unlikely(dfe_replay_update(sa->replay, meta->sqn) != 0)) {
+		dfe_bad_put(bad, m, SG_DROP_REPLAY);
+		return false;
+	}
+	*bytes += dfe_in_strip(sa, m, meta, head, pad + 2 + icv_len);
+	if (unlikely(!dfe_fwd_add(sa, ss, out, m, &why)))
+		dfe_bad_put(bad, m, why);
+	return true;
+}
+
+/*
  * The end of a direct path's batch: its drops counted (the SA's and the
  * lcore's) and freed, k packets counted decrypted and their inner bytes
  * in the SA (its byte lifetime), what dfe_fwd_add() kept routed and sent.

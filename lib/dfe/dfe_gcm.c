@@ -149,10 +149,7 @@ dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 void
 dfe_gcm_sa_free(struct dfe_sa *sa)
 {
-	if (sa->gcm == NULL)
-		return;
-	explicit_bzero(sa->gcm, sizeof(*sa->gcm));
-	rte_free(sa->gcm);
+	dfe_key_free(sa->gcm, sizeof(*sa->gcm));
 	sa->gcm = NULL;
 }
 
@@ -182,7 +179,6 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	uint8_t iv[16], aad[16], tag[16];
 	unsigned i, k = 0;
 	uint64_t bytes = 0;
-	enum sg_drop why;
 
 	sg_fwd_init(&out, sa->inner_family);
 	bad.n = 0;
@@ -195,7 +191,6 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		uint8_t *ct = esp + ESP_HDR + GCM_IV;
 		int32_t clen = (int32_t)m->pkt_len - (int32_t)hl -
 			(ESP_HDR + GCM_IV) - (int32_t)icv_len;
-		unsigned pad;
 
 		if (unlikely(m->nb_segs != 1 || clen < 0 || (clen & 3) != 0)) {
 			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
@@ -221,23 +216,8 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			dfe_bad_put(&bad, m, SG_DROP_AUTH_FAILED);
 			continue;
 		}
-		pad = clen >= 2 ? ct[clen - 2] : 0;
-		if (unlikely(clen < 2 || (int32_t)pad + 2 > clen ||
-			     ct[clen - 1] != g->next_proto ||
-			     !dfe_pad_ok(ct + clen - 2 - pad, pad))) {
-			dfe_bad_put(&bad, m, SG_DROP_MALFORMED);
-			continue;
-		}
-		if (unlikely(dfe_replay_update(sa->replay, meta->sqn) != 0)) {
-			dfe_bad_put(&bad, m, SG_DROP_REPLAY);
-			continue;
-		}
-		/* authenticated and new */
-		bytes += dfe_in_strip(sa, m, meta, hl + ESP_HDR + GCM_IV,
-				      pad + 2 + icv_len);
-		k++;
-		if (unlikely(!dfe_fwd_add(sa, ss, &out, m, &why)))
-			dfe_bad_put(&bad, m, why);
+		k += dfe_in_finish(sa, ss, &out, &bad, m, g->next_proto, ct,
+				   clen, hl + ESP_HDR + GCM_IV, icv_len, &bytes);
 	}
 	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
 }

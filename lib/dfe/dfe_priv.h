@@ -3,6 +3,7 @@
 #define DFE_PRIV_H
 
 #include <rte_ipsec.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <stddef.h>
@@ -349,6 +350,16 @@ dfe_in_strip(struct dfe_sa *sa, struct rte_mbuf *m, const struct sg_meta *meta,
 	m->l3_len = 0;
 	m->ol_flags &= ~RTE_MBUF_F_RX_SEC_OFFLOAD;
 	return m->pkt_len;
+}
+
+/* A direct path's per-SA key block: wiped, then freed (NULL: nothing). */
+static inline void
+dfe_key_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	rte_free(p);
 }
 
 /* dfe_gcm.c: the direct GCM path */
