@@ -45,6 +45,9 @@ WORK = os.path.join(HERE, "build")             # gitignored: captures, configs, 
 TESTPMD = "dpdk-testpmd"
 CRYPTOPERF = "dpdk-test-crypto-perf"
 EAL_COMMON = ["--no-huge", "--no-pci"]
+# --huge: every process (spigate, the peer, testpmd, crypto-perf) on 2 MB
+# hugepages instead; the pages are unlinked when each process exits
+EAL_HUGE = ["--huge-unlink", "--no-pci"]
 
 # lcore -> CPU maps (docs/PERFORMANCE.md, "CPUs and lcores")
 MAP = {
@@ -214,6 +217,26 @@ def mem_mb(mbufs, nsas=0):
     # mbufs of 2,176 B data room + headers; crypto sessions and tables per SA,
     # and the direct GCM path's key block of each installed SA (1.2 KB)
     return max(1024, int(math.ceil((mbufs * 2600 + nsas * 9500) / 2 ** 20)) + 512)
+
+
+def huge_check(need_mb):
+    """Why a --huge run cannot start (None if it can): free 2 MB pages for
+    the largest process, and a mounted hugetlbfs."""
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            info[k] = int(v.split()[0])
+    free_mb = info.get("HugePages_Free", 0) * info.get("Hugepagesize", 0) // 1024
+    with open("/proc/mounts") as f:
+        mounted = any(line.split()[2] == "hugetlbfs" for line in f)
+    if not mounted:
+        return "no hugetlbfs mounted (mount -t hugetlbfs nodev /dev/hugepages)"
+    if free_mb < need_mb:
+        return ("%d MB of hugepages free, a row needs %d MB "
+                "(echo %d > /proc/sys/vm/nr_hugepages)"
+                % (free_mb, need_mb, (need_mb + 1) // 2 + 64))
+    return None
 
 
 def round_up(n, k):
@@ -716,6 +739,9 @@ def main():
     ap.add_argument("--no-extras", action="store_true")
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--results", help="results folder (default bench/results/quick|full)")
+    ap.add_argument("--huge", action="store_true",
+                    help="run every process on 2 MB hugepages (reserved beforehand, "
+                    "hugetlbfs mounted) instead of --no-huge; implies --no-extras")
     ap.add_argument("--report-only", action="store_true",
                     help="only redo the tables, charts and docs from the results folder")
     a = ap.parse_args()
@@ -740,6 +766,15 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    if a.huge:
+        # the largest -m of a row: spigate's, two RX queues of the capture
+        err = huge_check(max(mem_mb(max(4096, r.sas) * 2 + 32768, r.sas)
+                             for r in row_matrix(a.quick)))
+        if err:
+            print("bench: --huge: %s" % err, file=sys.stderr)
+            return 1
+        EAL_COMMON[:] = EAL_HUGE
+        a.no_extras = True
     b = Bench(a)
     if not os.access(b.spigate, os.X_OK):
         print("bench: %s not found: build first (make build)" % b.spigate, file=sys.stderr)
@@ -759,6 +794,9 @@ def main():
     rows = row_matrix(a.quick)
     if a.rows:
         rows = [r for r in rows if re.search(a.rows, r.id)]
+    if not rows:
+        print("bench: no row matches --rows %r" % a.rows, file=sys.stderr)
+        return 1
     started = datetime.datetime.now(datetime.timezone.utc)
     log("bench (%s): %d rows x %d repetitions, warm-up %.0f s, window %.0f s, results in %s"
         % (kind, len(rows), reps, b.warm, b.window, os.path.relpath(resdir, ROOT)))
