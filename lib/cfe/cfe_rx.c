@@ -293,6 +293,12 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 				}
 			}
 		}
+		/* the count of the stage being filled stays in a register:
+		 * an increment in memory per packet, read back by the next
+		 * packet's store, is a store-forwarding chain */
+		struct stage *s = &f->dfe[0];
+		unsigned sd = 0, sn = s->n;
+
 		for (i = 0; i < ne; i++) {
 			struct rte_mbuf *m = esp[i];
 			uint8_t dfe;
@@ -308,8 +314,15 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 				drop1(f, m, SG_DROP_UNKNOWN_SPI);
 				continue;
 			}
-			f->dfe[dfe].m[f->dfe[dfe].n++] = m;
+			if (dfe != sd) {
+				s->n = (uint16_t)sn;
+				sd = dfe;
+				s = &f->dfe[sd];
+				sn = s->n;
+			}
+			s->m[sn++] = m;
 		}
+		s->n = (uint16_t)sn;
 	}
 	if (nc != 0)
 		clear_path(f, q, clr, cinf, nc, now);
