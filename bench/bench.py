@@ -766,10 +766,17 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    # what to run, checked before anything is built or started
+    rows = row_matrix(a.quick)
+    if a.rows:
+        rows = [r for r in rows if re.search(a.rows, r.id)]
+    if not rows:
+        print("bench: no row matches --rows %r" % a.rows, file=sys.stderr)
+        return 1
     if a.huge:
         # the largest -m of a row: spigate's, two RX queues of the capture
         err = huge_check(max(mem_mb(max(4096, r.sas) * 2 + 32768, r.sas)
-                             for r in row_matrix(a.quick)))
+                             for r in rows))
         if err:
             print("bench: --huge: %s" % err, file=sys.stderr)
             return 1
@@ -791,12 +798,6 @@ def main():
 
     os.makedirs(resdir, exist_ok=True)
     reps = a.reps or 3
-    rows = row_matrix(a.quick)
-    if a.rows:
-        rows = [r for r in rows if re.search(a.rows, r.id)]
-    if not rows:
-        print("bench: no row matches --rows %r" % a.rows, file=sys.stderr)
-        return 1
     started = datetime.datetime.now(datetime.timezone.utc)
     log("bench (%s): %d rows x %d repetitions, warm-up %.0f s, window %.0f s, results in %s"
         % (kind, len(rows), reps, b.warm, b.window, os.path.relpath(resdir, ROOT)))
