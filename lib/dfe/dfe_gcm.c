@@ -27,39 +27,6 @@
 #include "dfe_priv.h"
 #include "sg_meta.h"
 
-/*
- * The lines of an SA's block that a small packet's decryption reads, for
- * the prefetch of dfe_sa_prefetch_deps(): the header line, the AES key
- * schedule (first 240 bytes of the key data) and the GHASH keys of the
- * last blocks (HashKey^8..^1 are the last 128 bytes of intel-ipsec-mb's
- * gcm_key_data). With many SAs each is a miss from memory; a larger packet
- * reads more GHASH keys, which its decryption has the time to wait for.
- * 17 lines -> 9 lines per SA.
- */
-static uint32_t
-gcm_lines(void)
-{
-	const struct gcm_key_data *k = NULL;
-	const size_t key = offsetof(struct dfe_gcm, key);
-	const size_t end = key + offsetof(struct gcm_key_data,
-		ghash_keys.vaes_avx512.shifted_hkey) +
-		sizeof(k->ghash_keys.vaes_avx512.shifted_hkey);
-	const size_t ks = key + sizeof(k->expanded_keys);
-	uint32_t m = 1;	/* the header */
-	size_t o;
-
-	for (o = key; o < ks; o += RTE_CACHE_LINE_SIZE)
-		m |= UINT32_C(1) << (o / RTE_CACHE_LINE_SIZE);
-	m |= UINT32_C(1) << ((ks - 1) / RTE_CACHE_LINE_SIZE);
-	for (o = end - 8 * 16; o < end; o += RTE_CACHE_LINE_SIZE)
-		m |= UINT32_C(1) << (o / RTE_CACHE_LINE_SIZE);
-	m |= UINT32_C(1) << ((end - 1) / RTE_CACHE_LINE_SIZE);
-	return m;
-}
-
-_Static_assert(sizeof(struct dfe_gcm) <= 32 * RTE_CACHE_LINE_SIZE,
-	       "one bit of cses_lines per line");
-
 int
 dfe_gcm_init(struct dfe *d)
 {
@@ -142,7 +109,16 @@ dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	g->icv_len = (uint8_t)icv;
 	g->next_proto = p->inner_family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
 	sa->gcm = g;
-	sa->cses_lines = gcm_lines();
+	/*
+	 * No prefetch of the key block (dfe_sa_prefetch_deps()): the
+	 * decryption reads it right after the prefetch would have been
+	 * issued, a few groups earlier, and the prefetches of the lines it
+	 * reads (the key schedule and the last GHASH keys, 9 lines) cost more
+	 * than they saved: alternated runs, 64 B, 1,000 SAs 304 -> 294
+	 * cycles, 100,000 SAs 482 -> 456 (docs/PERFORMANCE.md, step 19).
+	 * The CBC path, whose jobs wait in the manager's lanes, keeps its.
+	 */
+	sa->cses_lines = 0;
 	return 0;
 }
 

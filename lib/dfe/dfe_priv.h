@@ -80,8 +80,9 @@ struct dfe_sa {
 	struct dfe_gcm *gcm;          /* the direct paths (dfe_gcm.c, */
 	struct dfe_cbc *cbc;          /* dfe_cbc.c), or NULL: lib/ipsec */
 	uint32_t cses_lines;          /* bit i: prefetch line i of the crypto
-				       * state: 'gcm' if set, else the crypto
-				       * session (dfe_sa_create()) */
+				       * state: 'cbc' if set, else the crypto
+				       * session (dfe_sa_create()); 0 for
+				       * 'gcm' (dfe_gcm_sa_init()) */
 	uint8_t iv_len;
 	uint8_t hdr_len;
 	uint16_t egress_port;
