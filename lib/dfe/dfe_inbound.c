@@ -370,23 +370,34 @@ run_sa(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 }
 
 /*
- * Run the groups of a burst in order. What each SA points to (lib/ipsec SA,
- * crypto session with its key schedule, selectors) is prefetched
+ * Run the groups of a burst in order. What each SA points to (selectors;
+ * lib/ipsec SA and crypto session, or the direct CBC key block, when the
+ * SA was not seen in the last DFE_HOT_BURSTS bursts) is prefetched
  * DFE_PF_AHEAD groups ahead: far enough for the lines to arrive while the
  * groups before are processed, near enough that they are not evicted by the
  * lines of later groups before they are used (a whole burst of 32 SAs is
  * about 1,000 lines, more than L1).
  */
+static inline void
+prefetch_deps(struct dfe *d, struct dfe_sa *sa)
+{
+	uint16_t age = (uint16_t)(d->tick - sa->seen);
+
+	dfe_sa_prefetch_deps(sa, age > DFE_HOT_BURSTS);
+	sa->seen = d->tick;
+}
+
 static void
 run_groups(struct dfe *d, struct grp *g, unsigned ng)
 {
 	unsigned i;
 
+	d->tick++;
 	for (i = 0; i < ng && i < DFE_PF_AHEAD; i++)
-		dfe_sa_prefetch_deps(g[i].sa);
+		prefetch_deps(d, g[i].sa);
 	for (i = 0; i < ng; i++) {
 		if (i + DFE_PF_AHEAD < ng)
-			dfe_sa_prefetch_deps(g[i + DFE_PF_AHEAD].sa);
+			prefetch_deps(d, g[i + DFE_PF_AHEAD].sa);
 		if (g[i].sa->dir == DFE_DIR_IN)
 			inbound(d, g[i].sa, g[i].m, g[i].n);
 		else

@@ -15,6 +15,9 @@
 #include "sg_meta.h"
 
 #define DFE_STASH_MAX 1024    /* packets behind gates, per DFE */
+/* an SA whose last group is at most this many bursts old has its crypto
+ * state in cache: see dfe_sa_prefetch_deps() */
+#define DFE_HOT_BURSTS 256
 #define DFE_CRYPTO_MAX (SG_BURST * 4)
 #define DFE_IPSEC_SA_PF_LINES 4  /* lib/ipsec SA lines prefetched */
 #define DFE_PF_AHEAD 4        /* groups: see run_groups() */
@@ -64,7 +67,8 @@ struct dfe_sa {
 	uint8_t esn;
 	volatile uint8_t gated;
 	volatile uint8_t expired;     /* written by the CE */
-	uint32_t stashed;
+	uint16_t stashed;             /* <= DFE_STASH_MAX */
+	uint16_t seen;                /* d->tick of its last group */
 	volatile uint32_t inflight;   /* ops in the crypto device */
 	uint64_t hard_packets, hard_bytes;
 	/* counters, single writer */
@@ -110,6 +114,7 @@ struct dfe_sa {
 	const struct dfe_peer6 *volatile out6;
 } __rte_cache_aligned;
 
+_Static_assert(DFE_STASH_MAX <= UINT16_MAX, "dfe_sa.stashed");
 _Static_assert(offsetof(struct dfe_sa, spi) == RTE_CACHE_LINE_SIZE &&
 	       offsetof(struct dfe_sa, out_sqn) + 8 <= 2 * RTE_CACHE_LINE_SIZE &&
 	       offsetof(struct dfe_sa, replay) == 2 * RTE_CACHE_LINE_SIZE &&
@@ -150,8 +155,22 @@ dfe_sa_prefetch(const struct dfe_sa *sa)
 	rte_prefetch0(dfe_sa_replay_at(sa));
 }
 
+/*
+ * The second stage, a few groups ahead of the one processed (run_groups()):
+ * the selectors, the outbound template, and the crypto state (lib/ipsec's
+ * SA and the crypto session, or the direct CBC path's key block), which is
+ * prefetched only when 'cold'.
+ *
+ * Cold: the SA's last group is more than DFE_HOT_BURSTS bursts old. The
+ * crypto state of an SA seen that recently is still in L2 or L3, and the
+ * prefetch of its 10 to 23 lines from there cost more than it saved: with
+ * 1,000 SAs (each seen every 31 bursts) lookaside 480 -> 444 cycles a
+ * packet without it, direct CBC 508 -> 495; with 100,000 SAs (each seen
+ * every 3,000 bursts, from DRAM) the prefetch saves 220 and 90 cycles
+ * (docs/PERFORMANCE.md, step 20).
+ */
 static inline void
-dfe_sa_prefetch_deps(const struct dfe_sa *sa)
+dfe_sa_prefetch_deps(const struct dfe_sa *sa, bool cold)
 {
 	const uint8_t *is = (const uint8_t *)sa->ipsec_sa;
 	const uint8_t *cs = (const uint8_t *)sa->cses;
@@ -159,27 +178,24 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa)
 	unsigned i;
 
 	rte_prefetch0(sa->sel);	/* n and the first selector */
-	if (sa->gcm != NULL || sa->cbc != NULL) {
-		/* the direct paths read neither lib/ipsec's SA nor the
-		 * session */
-		cs = sa->gcm != NULL ? (const uint8_t *)sa->gcm :
-			(const uint8_t *)sa->cbc;
-		for (m = sa->cses_lines; m != 0; m &= m - 1)
-			rte_prefetch0(cs + __builtin_ctz(m) *
-				      RTE_CACHE_LINE_SIZE);
-		/* outbound: it copies the SA's own template */
-		if (sa->dir == DFE_DIR_OUT) {
-			rte_prefetch0(sa->hdr);
-			rte_prefetch0(sa->hdr + DFE_HDR_MAX - 1);
-		}
-		return;
+	/* outbound direct GCM: it copies the SA's own template */
+	if (sa->dir == DFE_DIR_OUT && sa->gcm != NULL) {
+		rte_prefetch0(sa->hdr);
+		rte_prefetch0(sa->hdr + DFE_HDR_MAX - 1);
 	}
-	for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
-		rte_prefetch0(is + i * RTE_CACHE_LINE_SIZE);
-	for (m = sa->cses_lines; m != 0; m &= m - 1)
-		rte_prefetch0(cs + __builtin_ctz(m) * RTE_CACHE_LINE_SIZE);
 	if (sa->lksd == DFE_LKSD_SMALL)
 		rte_prefetch0(&sa->lss);
+	if (!cold)
+		return;
+	/* the direct paths read neither lib/ipsec's SA nor the session */
+	if (sa->gcm != NULL || sa->cbc != NULL)
+		cs = sa->gcm != NULL ? (const uint8_t *)sa->gcm :
+			(const uint8_t *)sa->cbc;
+	else
+		for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
+			rte_prefetch0(is + i * RTE_CACHE_LINE_SIZE);
+	for (m = sa->cses_lines; m != 0; m &= m - 1)
+		rte_prefetch0(cs + __builtin_ctz(m) * RTE_CACHE_LINE_SIZE);
 }
 
 /* dfe_cbc.c: a group of one SA whose crypto is under way */
@@ -200,6 +216,7 @@ struct dfe {
 	struct IMB_MGR *imb;          /* direct GCM path: function table, or
 				       * NULL (dfe_gcm.c) */
 	unsigned inflight;            /* lookaside ops in the device */
+	uint16_t tick;                /* bursts run (dfe_sa.seen), wraps */
 	/* the direct CBC path: jobs in the manager since the last
 	 * dfe_cbc_complete(), by slot */
 	bool direct_gcm, direct_cbc;  /* SPIGATE_DIRECT_GCM, _CBC != "0" */
