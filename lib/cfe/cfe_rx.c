@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -121,7 +122,7 @@ flush_stage(struct cfe *f, struct stage *s, struct rte_ring *r, uint64_t *cnt)
  */
 static void
 clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
-	   const struct cfe_pkt_info inf[], unsigned n, uint64_t now)
+	   const struct cfe_pkt_info *const inf[], unsigned n, uint64_t now)
 {
 	struct cfe_spd_tuple tup[SG_BURST];
 	const struct cfe_spd_tuple *tp[2][SG_BURST];
@@ -132,9 +133,13 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 	enum cfe_spd_dir dir = q->role == CFE_PORT_PROTECTED ? CFE_SPD_OUT :
 		CFE_SPD_IN;
 	const struct cfe_spd *spd = __atomic_load_n(f->c.spd, __ATOMIC_ACQUIRE);
+	/* the count of the DFE stage being filled in a register, as in
+	 * rx_burst() (step 18; here step 21) */
+	struct stage *s = NULL;
+	unsigned sd = UINT_MAX, sn = 0;
 
 	for (i = 0; i < n; i++) {
-		const struct cfe_pkt_info *p = &inf[i];
+		const struct cfe_pkt_info *p = inf[i];
 		struct cfe_spd_tuple *t = &tup[i];
 
 		v = p->ip_ver == 6;
@@ -174,10 +179,19 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 				drop1(f, pm, SG_DROP_NO_SA);
 			} else {
 				sg_meta(pm)->cls = cls;
-				f->dfe[dfe].m[f->dfe[dfe].n++] = pm;
+				if (dfe != sd) {
+					if (s != NULL)
+						s->n = (uint16_t)sn;
+					sd = dfe;
+					s = &f->dfe[sd];
+					sn = s->n;
+				}
+				s->m[sn++] = pm;
 			}
 		}
 	}
+	if (s != NULL)
+		s->n = (uint16_t)sn;
 	rt = __atomic_load_n(f->c.route, __ATOMIC_ACQUIRE);
 	for (v = 0; v < 2; v++)
 		if (nf[v] != 0)
@@ -195,7 +209,13 @@ static void
 rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 	 unsigned n)
 {
-	struct cfe_pkt_info inf[SG_BURST], cinf[SG_BURST];
+	/* by the frame's place in the burst; the ESP frames' and the clear
+	 * ones' are found through ei[] and cinf[]: a copy of a frame's info
+	 * right after cfe_parse() wrote it was a store-forwarding stall of
+	 * about 20 cycles a clear packet (docs/PERFORMANCE.md, step 21) */
+	struct cfe_pkt_info inf[SG_BURST];
+	const struct cfe_pkt_info *cinf[SG_BURST];
+	uint8_t ei[SG_BURST];
 	struct cfe_class_key keys[SG_BURST], dkeys[SG_BURST];
 	const struct cfe_class_key *kp[SG_BURST];
 	struct rte_mbuf *esp[SG_BURST], *clr[SG_BURST];
@@ -210,7 +230,7 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		struct cfe_pkt_info *p = &inf[ne];
+		struct cfe_pkt_info *p = &inf[i];
 		struct sg_meta *meta;
 		int kind;
 
@@ -253,9 +273,10 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 				nu++;
 			}
 			u[ne] = (uint8_t)(nu - 1);
+			ei[ne] = (uint8_t)i;
 			esp[ne++] = m;
 		} else {
-			cinf[nc] = *p;
+			cinf[nc] = p;
 			clr[nc++] = m;
 		}
 	}
@@ -276,9 +297,9 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 			struct cfe_class_key *k = &dkeys[nd];
 
 			memset(k, 0, sizeof(*k));
-			k->spi = inf[i].spi;
-			k->family = inf[i].ip_ver;
-			memcpy(k->dst, inf[i].dst, 16);
+			k->spi = inf[ei[i]].spi;
+			k->family = inf[ei[i]].ip_ver;
+			memcpy(k->dst, inf[ei[i]].dst, 16);
 			kp[nd] = k;
 			by_dst[nd++] = i;
 		}
@@ -304,7 +325,7 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 			uint8_t dfe;
 
 			if (!((hit >> i) & 1)) {
-				memcpy(sg_meta(m)->dst, inf[i].dst, 16);
+				memcpy(sg_meta(m)->dst, inf[ei[i]].dst, 16);
 				punt(f, m, now);
 				continue;
 			}
