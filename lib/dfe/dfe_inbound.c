@@ -472,7 +472,12 @@ dispatch(struct dfe *d, struct rte_mbuf *in[], unsigned n)
 	struct grp g[SG_BURST];
 	struct dfe_sa *sav[SG_BURST];
 	uint32_t slot[SG_BURST];
-	unsigned i, j, ng = 0;
+	/* a packet's group: map[slot % DFE_GRP_MAP] is the group (+1) of the
+	 * first SA of the burst with that hash, 0 none; only another SA with
+	 * the same hash takes the linear search (with one packet per SA it
+	 * cost about 16 compares a packet: docs/PERFORMANCE.md, step 22) */
+	uint8_t map[DFE_GRP_MAP];
+	unsigned i, j, h, ng = 0;
 
 	/* packets a CFE on another lcore received: their lines are in its
 	 * cache, not ours */
@@ -513,6 +518,7 @@ dispatch(struct dfe *d, struct rte_mbuf *in[], unsigned n)
 				dfe_sa_prefetch(sav[i]);
 		}
 	}
+	memset(map, 0, sizeof(map));
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = in[i];
 		struct sg_meta *meta = sg_meta(m);
@@ -530,6 +536,7 @@ dispatch(struct dfe *d, struct rte_mbuf *in[], unsigned n)
 		if (unlikely(meta->flags & SG_META_MARKER)) {
 			run_groups(d, g, ng);
 			ng = 0;
+			memset(map, 0, sizeof(map));
 			rte_pktmbuf_free(m);
 			gate_open(d, sa);
 			continue;
@@ -539,14 +546,29 @@ dispatch(struct dfe *d, struct rte_mbuf *in[], unsigned n)
 			continue;
 		}
 		meta->flags = 0;
-		for (j = ng; j > 0 && g[j - 1].sa != sa; j--)
-			;
-		if (j == 0) {
+		h = slot[i] % DFE_GRP_MAP;
+		j = map[h];
+		if (ng != 0 && g[ng - 1].sa == sa) {
+			/* a run of one SA's packets */
+			j = ng - 1;
+		} else if (j == 0) {
+			/* no SA of this hash yet: a new group */
 			j = ng++;
 			g[j].sa = sa;
 			g[j].n = 0;
-		} else {
+			map[h] = (uint8_t)ng;
+		} else if (g[j - 1].sa == sa) {
 			j--;
+		} else {
+			for (j = ng; j > 0 && g[j - 1].sa != sa; j--)
+				;
+			if (j == 0) {
+				j = ng++;
+				g[j].sa = sa;
+				g[j].n = 0;
+			} else {
+				j--;
+			}
 		}
 		g[j].m[g[j].n++] = m;
 	}

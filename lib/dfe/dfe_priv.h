@@ -21,6 +21,7 @@
 #define DFE_CRYPTO_MAX (SG_BURST * 4)
 #define DFE_IPSEC_SA_PF_LINES 4  /* lib/ipsec SA lines prefetched */
 #define DFE_PF_AHEAD 4        /* groups: see run_groups() */
+#define DFE_GRP_MAP 128       /* dispatch(): hash of a burst's groups */
 /* cpu crypto, DFE_LKSD_SMALL SAs: groups smaller than this take the
  * enqueue/dequeue path (crypto() in dfe_inbound.c) */
 #define DFE_MB_BATCH 16
