@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -34,6 +33,45 @@ struct cfe {
 	struct stage dfe[SG_MAX_DFE];
 	struct stage punt;
 } __rte_cache_aligned;
+
+/*
+ * Filling the DFE stages packet by packet: the count of the stage being
+ * filled stays in a register (here, in the caller's stack frame, which the
+ * compiler keeps in registers) and is written back when another stage or
+ * the end comes. An increment in memory per packet, read back by the next
+ * packet's store, is a store-forwarding chain (docs/PERFORMANCE.md, steps
+ * 18 and 21).
+ */
+struct stager {
+	struct stage *s;
+	unsigned d, n;
+};
+
+static inline void
+stager_init(struct cfe *f, struct stager *st)
+{
+	st->d = 0;
+	st->s = &f->dfe[0];
+	st->n = st->s->n;
+}
+
+static inline void
+stager_put(struct cfe *f, struct stager *st, unsigned dfe, struct rte_mbuf *m)
+{
+	if (dfe != st->d) {
+		st->s->n = (uint16_t)st->n;
+		st->d = dfe;
+		st->s = &f->dfe[dfe];
+		st->n = st->s->n;
+	}
+	st->s->m[st->n++] = m;
+}
+
+static inline void
+stager_done(struct stager *st)
+{
+	st->s->n = (uint16_t)st->n;
+}
 
 struct cfe *
 cfe_create(const struct cfe_conf *c)
@@ -133,10 +171,7 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 	enum cfe_spd_dir dir = q->role == CFE_PORT_PROTECTED ? CFE_SPD_OUT :
 		CFE_SPD_IN;
 	const struct cfe_spd *spd = __atomic_load_n(f->c.spd, __ATOMIC_ACQUIRE);
-	/* the count of the DFE stage being filled in a register, as in
-	 * rx_burst() (step 18; here step 21) */
-	struct stage *s = NULL;
-	unsigned sd = UINT_MAX, sn = 0;
+	struct stager st;
 
 	for (i = 0; i < n; i++) {
 		const struct cfe_pkt_info *p = inf[i];
@@ -153,6 +188,7 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 		tp[v][nt[v]] = t;
 		idx[v][nt[v]++] = i;
 	}
+	stager_init(f, &st);
 	for (v = 0; v < 2; v++) {
 		if (nt[v] == 0)
 			continue;
@@ -179,19 +215,11 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 				drop1(f, pm, SG_DROP_NO_SA);
 			} else {
 				sg_meta(pm)->cls = cls;
-				if (dfe != sd) {
-					if (s != NULL)
-						s->n = (uint16_t)sn;
-					sd = dfe;
-					s = &f->dfe[sd];
-					sn = s->n;
-				}
-				s->m[sn++] = pm;
+				stager_put(f, &st, dfe, pm);
 			}
 		}
 	}
-	if (s != NULL)
-		s->n = (uint16_t)sn;
+	stager_done(&st);
 	rt = __atomic_load_n(f->c.route, __ATOMIC_ACQUIRE);
 	for (v = 0; v < 2; v++)
 		if (nf[v] != 0)
@@ -314,11 +342,9 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 				}
 			}
 		}
-		/* the count of the stage being filled stays in a register:
-		 * an increment in memory per packet, read back by the next
-		 * packet's store, is a store-forwarding chain */
-		struct stage *s = &f->dfe[0];
-		unsigned sd = 0, sn = s->n;
+		struct stager st;
+
+		stager_init(f, &st);
 
 		for (i = 0; i < ne; i++) {
 			struct rte_mbuf *m = esp[i];
@@ -335,15 +361,9 @@ rx_burst(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *pkts[],
 				drop1(f, m, SG_DROP_UNKNOWN_SPI);
 				continue;
 			}
-			if (dfe != sd) {
-				s->n = (uint16_t)sn;
-				sd = dfe;
-				s = &f->dfe[sd];
-				sn = s->n;
-			}
-			s->m[sn++] = m;
+			stager_put(f, &st, dfe, m);
 		}
-		s->n = (uint16_t)sn;
+		stager_done(&st);
 	}
 	if (nc != 0)
 		clear_path(f, q, clr, cinf, nc, now);

@@ -188,11 +188,11 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa, bool cold)
 		rte_prefetch0(&sa->lss);
 	if (!cold)
 		return;
-	/* the direct paths read neither lib/ipsec's SA nor the session */
-	if (sa->gcm != NULL || sa->cbc != NULL)
-		cs = sa->gcm != NULL ? (const uint8_t *)sa->gcm :
-			(const uint8_t *)sa->cbc;
-	else
+	/* the direct paths read neither lib/ipsec's SA nor the session; the
+	 * GCM one has no lines to prefetch (cses_lines 0, step 19) */
+	if (sa->cbc != NULL)
+		cs = (const uint8_t *)sa->cbc;
+	else if (sa->gcm == NULL)
 		for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
 			rte_prefetch0(is + i * RTE_CACHE_LINE_SIZE);
 	for (m = sa->cses_lines; m != 0; m &= m - 1)
