@@ -47,6 +47,12 @@ void ce_diag_add(struct ce_diag *d, const char *path, int line,
 /* ---- deployment file ---- */
 enum ce_port_role { CE_PORT_UNPROTECTED, CE_PORT_PROTECTED };
 enum ce_crypto_mode { CE_CRYPTO_CPU, CE_CRYPTO_LOOKASIDE };
+/* lcores.sa_placement: which DFE a new SA goes to */
+enum ce_placement {
+	CE_PLACE_BALANCED,  /* the DFE with the fewest installed SAs */
+	CE_PLACE_RX,        /* installed on a packet: the DFE on the lcore of
+			     * the CFE that received it (balanced otherwise) */
+};
 
 struct ce_port_cfg {
 	char name[CE_NAME_MAX];
@@ -76,6 +82,7 @@ struct ce_deploy {
 	unsigned cfe_lcores[CE_MAX_LCORES];
 	unsigned dfe_lcores[CE_MAX_LCORES];
 	unsigned ce_lcore;            /* lcore ids are < RTE_MAX_LCORE */
+	enum ce_placement sa_placement; /* optional, default balanced */
 	enum ce_crypto_mode crypto_mode; /* optional, default cpu */
 	unsigned n_cryptodevs;
 	char cryptodevs[CE_MAX_CRYPTODEV][CE_DEV_MAX];

@@ -442,7 +442,7 @@ op_sa_add(struct ce *ce, json_t *req)
 	/* a replacing SA is ready before it is needed: no first-packet wait */
 	if (sa->state == CE_SA_CONFIGURED &&
 	    (sa->cfg->install == CE_INSTALL_EAGER || sa->cfg->has_replaces))
-		ce_sa_install(ce, sa, false);
+		ce_sa_install(ce, sa, false, -1);
 	r = ok();
 	json_object_set_new(r, "sa", sa_brief(sa));
 	pthread_mutex_unlock(&ce->lock);

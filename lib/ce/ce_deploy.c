@@ -544,10 +544,27 @@ static int p_lc_ce(struct dctx *c, const config_setting_t *s,
 	return 0;
 }
 
+static int p_lc_placement(struct dctx *c, const config_setting_t *s,
+			  const char *name, void *obj)
+{
+	static const char *const places[] = {
+		[CE_PLACE_BALANCED] = "balanced",
+		[CE_PLACE_RX] = "rx",
+	};
+	struct ce_deploy *d = obj;
+	unsigned v;
+
+	if (get_enum(c, s, name, places, DIM(places), &v) < 0)
+		return -EINVAL;
+	d->sa_placement = (enum ce_placement)v;
+	return 0;
+}
+
 static const struct dkw lcore_kws[] = {
 	{ "cfe", p_lc_cfe, true },
 	{ "dfe", p_lc_dfe, true },
 	{ "ce", p_lc_ce, true },
+	{ "sa_placement", p_lc_placement, false },
 };
 
 static int p_lcores(struct dctx *c, const config_setting_t *s,
@@ -818,6 +835,7 @@ static void set_defaults(struct ce_deploy *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->crypto_mode = CE_CRYPTO_CPU;
+	d->sa_placement = CE_PLACE_BALANCED;
 	d->telemetry = true;
 	d->punt_rate = 10000;
 	d->punt_burst = 512;

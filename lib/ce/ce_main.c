@@ -162,6 +162,10 @@ elements_init(struct ce *ce)
 		if (ce->cfe[i] == NULL)
 			return -rte_errno;
 		lc->cfe = ce->cfe[i];
+		ce->cfe_dfe[i] = -1;
+		for (p = 0; p < ce->n_dfe; p++)
+			if (dep->dfe_lcores[p] == dep->cfe_lcores[i])
+				ce->cfe_dfe[i] = (int)p;
 	}
 	return 0;
 }
@@ -179,7 +183,7 @@ eager_install(struct ce *ce)
 			continue;
 		/* a refused SA stays 'failed' (its packets are counted
 		 * against it); the gateway serves the others */
-		rc = ce_sa_install(ce, sa, false);
+		rc = ce_sa_install(ce, sa, false, -1);
 		if (rc != 0) {
 			CE_LOG(ERR, "%s:%d: SA 0x%x: eager install failed: %s",
 			       ce->db->path, sa->cfg->line, sa->cfg->spi,

@@ -77,8 +77,11 @@ port_init(struct ce *ce, unsigned i, unsigned ntx_want)
 	memset(&conf, 0, sizeof(conf));
 	if (nrx > 1) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP &
-			info.flow_type_rss_offloads;
+		/* ESP by SPI where the NIC can: the SAs between two
+		 * gateways (one address pair) then spread over the queues,
+		 * each SA's packets on one (lcores.sa_placement = "rx") */
+		conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP |
+			RTE_ETH_RSS_ESP) & info.flow_type_rss_offloads;
 	}
 	if (pc->mtu != 0)
 		conf.rxmode.mtu = pc->mtu;

@@ -182,6 +182,7 @@ struct ce {
 	struct rte_ring *dfe_ring[SG_MAX_DFE];
 	struct dfe *dfe[SG_MAX_DFE];
 	struct cfe *cfe[SG_MAX_CFE];
+	int cfe_dfe[SG_MAX_CFE];       /* the DFE on CFE i's lcore, -1 none */
 	struct ce_dfe_slots slots[SG_MAX_DFE];
 	struct ce_lcore *lc[RTE_MAX_LCORE];
 	struct sg_lcore_stats *stats;  /* [RTE_MAX_LCORE] */
@@ -233,7 +234,9 @@ void ce_crypto_fini(struct ce *ce);
 /* ce_sadb.c */
 int ce_sadb_init(struct ce *ce);
 void ce_sadb_fini(struct ce *ce);
-int ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated);
+/* near: the DFE lcores.sa_placement = "rx" prefers (the one on the lcore
+ * whose CFE received the packet that asks for the SA), -1 none */
+int ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated, int near);
 struct ce_sa *ce_sa_new(struct ce *ce, const struct ce_sa_cfg *cfg);
 void ce_sa_remove(struct ce *ce, struct ce_sa *sa);
 void ce_sa_adopt_held(struct ce *ce, struct ce_sa *sa);

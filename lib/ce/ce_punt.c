@@ -171,7 +171,8 @@ punt_one(struct ce *ce, struct rte_mbuf *m, uint64_t now)
 	switch (sa->state) {
 	case CE_SA_CONFIGURED:
 		pthread_mutex_lock(&ce->lock);
-		i = ce_sa_install(ce, sa, true);
+		i = ce_sa_install(ce, sa, true, meta->cfe < ce->n_cfe ?
+				  ce->cfe_dfe[meta->cfe] : -1);
 		pthread_mutex_unlock(&ce->lock);
 		if (i != 0) {
 			drop(ce, m, sa->state == CE_SA_FAILED ? sa->fail_drop :

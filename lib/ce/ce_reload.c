@@ -481,7 +481,7 @@ ce_reload(struct ce *ce)
 		if (sa->state == CE_SA_CONFIGURED &&
 		    (sa->cfg->install == CE_INSTALL_EAGER ||
 		     sa->cfg->has_replaces))
-			ce_sa_install(ce, sa, false);
+			ce_sa_install(ce, sa, false, -1);
 		ce_event_add(ce, &e);
 	}
 	stale = json_array();

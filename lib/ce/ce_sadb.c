@@ -305,13 +305,22 @@ selector_spi(struct ce *ce, const struct ce_sa_cfg *s)
 	return old != NULL ? old->sel_spi : s->replaces;
 }
 
-/* DFE with the fewest installed SAs (and a free slot). */
+/*
+ * The DFE of a new SA: with lcores.sa_placement = "rx", 'near' (the DFE on
+ * the lcore that received the SA's first packet: with a NIC that steers
+ * the SA's packets to one queue, its packets then never cross cores);
+ * otherwise, or when 'near' is none or full, the DFE with the fewest
+ * installed SAs (and a free slot).
+ */
 static int
-pick_dfe(struct ce *ce)
+pick_dfe(struct ce *ce, int near)
 {
 	unsigned d, best = 0;
 	int found = -1;
 
+	if (ce->dep->sa_placement == CE_PLACE_RX && near >= 0 &&
+	    (unsigned)near < ce->n_dfe && ce->slots[near].n_free != 0)
+		return near;
 	for (d = 0; d < ce->n_dfe; d++) {
 		if (ce->slots[d].n_free == 0)
 			continue;
@@ -500,7 +509,7 @@ bind_rules(struct ce *ce, const struct ce_sa *sa, uint64_t cls)
  * overtakes another.
  */
 int
-ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
+ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated, int near)
 {
 	const struct ce_sa_cfg *c = sa->cfg;
 	struct ce_dfe_slots *sl;
@@ -528,7 +537,7 @@ ce_sa_install(struct ce *ce, struct ce_sa *sa, bool gated)
 		sa->state = CE_SA_FAILED;
 		return rc;
 	}
-	d = pick_dfe(ce);
+	d = pick_dfe(ce, near);
 	if (d < 0)
 		return -ENOSPC;
 	sl = &ce->slots[d];
@@ -792,7 +801,7 @@ ce_sa_adopt_held(struct ce *ce, struct ce_sa *sa)
 		any = ps->phold[i].n != 0 &&
 			ps->pol[ps->out_policy[i]].sa_spi == sa->cfg->spi;
 	if (!any || (sa->state == CE_SA_CONFIGURED &&
-		     ce_sa_install(ce, sa, true) != 0))
+		     ce_sa_install(ce, sa, true, -1) != 0))
 		return;
 	if (sa->hold == NULL)
 		sa->hold = rte_malloc("ce_hold", sizeof(*sa->hold) * cap, 0);
@@ -829,7 +838,7 @@ rekey_switch(struct ce *ce, struct ce_sa *sa, const char *why)
 
 	sa->awaiting_switch = false;
 	ce->n_awaiting--;
-	if (sa->rt == NULL && ce_sa_install(ce, sa, false) != 0)
+	if (sa->rt == NULL && ce_sa_install(ce, sa, false, -1) != 0)
 		why = "install-failed";
 	if (old != NULL && old != sa && sa->rt != NULL) {
 		/* the rules that reach the old SA now reach the new one */

@@ -131,6 +131,7 @@ punt(struct cfe *f, struct rte_mbuf *m, uint64_t now)
 		return;
 	}
 	f->bucket -= f->tsc_per_punt;
+	sg_meta(m)->cfe = (uint8_t)f->c.id;
 	f->punt.m[f->punt.n++] = m;
 }
 

@@ -29,9 +29,13 @@ struct sg_meta {
 	uint8_t ip_ver;      /* outer IP version */
 	uint8_t l4_len;      /* UDP encapsulation header, 0 or 8 */
 	uint8_t dst[16];     /* outer destination (SPI+dst classification) */
+	uint8_t cfe;         /* CFE -> CE punt: the CFE that received it */
 	uint32_t rule;       /* CFE -> CE punt of clear traffic: SPD rule position */
 	uint64_t peer;       /* DFE: outer IPv4 source + UDP port (NAT-T) */
 };
+
+/* one cache line: a packet's data starts on a line boundary after it */
+_Static_assert(sizeof(struct sg_meta) == 64, "sg_meta is one cache line");
 
 #define SG_MBUF_PRIV_SIZE RTE_ALIGN(sizeof(struct sg_meta), RTE_MBUF_PRIV_ALIGN)
 

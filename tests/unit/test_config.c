@@ -643,6 +643,7 @@ static void t_data_example(struct tctx *t)
 	assert_int_equal(d->dfe_lcores[0], 2);
 	assert_int_equal(d->dfe_lcores[1], 3);
 	assert_int_equal(d->ce_lcore, 0);
+	assert_int_equal(d->sa_placement, CE_PLACE_RX);
 	assert_int_equal(d->lcores_line, 15);
 	assert_int_equal(d->crypto_mode, CE_CRYPTO_LOOKASIDE);
 	assert_int_equal(d->n_cryptodevs, 2);
@@ -912,6 +913,7 @@ static void c_defaults(struct tctx *t)
 	assert_int_equal(d->cfe_lcores[0], 1);
 	assert_int_equal(d->dfe_lcores[0], 1);
 	assert_int_equal(d->ce_lcore, 0);
+	assert_int_equal(d->sa_placement, CE_PLACE_BALANCED);
 	assert_int_equal(d->lcores_line, 2);
 	assert_int_equal(d->crypto_mode, CE_CRYPTO_CPU);
 	assert_int_equal(d->n_cryptodevs, 1);
@@ -994,6 +996,7 @@ static void c_lcores_shared(struct tctx *t)
 	assert_int_equal(t->dep.n_cfe, 2);
 	assert_int_equal(t->dep.n_dfe, 2);
 	assert_int_equal(t->dep.ce_lcore, 1);
+	assert_int_equal(t->dep.sa_placement, CE_PLACE_BALANCED);
 }
 
 static void c_ext_edges(struct tctx *t)
@@ -1299,6 +1302,14 @@ static const struct tcase cases[] = {
 		 "lcores = { cfe = [ 1, -1 ];  #! lcores.cfe[1]: -1 out of range 0..\n"
 		 "  dfe = [ 100000 ];  #! lcores.dfe[0]: 100000 out of range\n"
 		 "  ce = 100000; };  #! lcores.ce: 100000 out of range\n" },
+	{ "lcores: sa_placement not one of the two, or not a string",
+	  .dep = D_PORTS D_CRYPTO D_POLICY
+		 "lcores = { cfe = [ 1 ]; dfe = [ 1 ]; ce = 0;\n"
+		 "  sa_placement = \"local\"; };  #! lcores.sa_placement: \"local\" is not \"balanced\" or \"rx\"\n" },
+	{ "lcores: sa_placement wrong type",
+	  .dep = D_PORTS D_CRYPTO D_POLICY
+		 "lcores = { cfe = [ 1 ]; dfe = [ 1 ]; ce = 0;\n"
+		 "  sa_placement = 1; };  #! lcores.sa_placement: must be a string\n" },
 	{ "lcores: shared between roles is fine",
 	  .dep = D_PORTS D_CRYPTO D_POLICY "lcores = { cfe = [ 1, 2 ]; dfe = [ 2, 1 ]; ce = 1; };\n",
 	  .check = c_lcores_shared },

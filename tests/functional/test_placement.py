@@ -1,0 +1,82 @@
+"""Which DFE a new SA goes to (lcores.sa_placement, docs/configuration.md).
+
+Two lcores each run a CFE and a DFE; wan0 has two RX queues (two rx_pcap
+files: CFE i polls queue i), the way a NIC that steers ESP by SPI delivers
+each SA's packets on one queue. Six lazy SAs, three on each queue.
+
+  * "rx": each SA is installed on the DFE of the lcore whose CFE received
+    its first packet, so no packet crosses lcores; /spigate/sa/info says
+    which DFE and lcore own each SA;
+  * "balanced" (the default): the SAs are spread evenly over the DFEs
+    whatever queue their packets arrive on;
+  * either way every packet comes out decrypted, byte for byte, in order
+    per SA.
+"""
+
+import os
+
+import pytest
+
+from sgtest import gateway, live
+from sgtest.scenario import Scenario
+
+GCM = "aes-128-gcm"
+PER_SA = 8
+
+
+def two_queue_scenario(placement, rng, workdir):
+    sc = Scenario(layout="two", rng=rng)
+    flows = [sc.flow(i, GCM if i % 2 else "aes-256-gcm", "4in4" if i < 4 else "6in4")
+             for i in range(6)]
+    lc = {"cfe": [1, 2], "dfe": [1, 2], "ce": 0}   # the layout's, and:
+    if placement:
+        lc["sa_placement"] = placement
+    sc.dep.extra["lcores"] = lc
+    # queue 0 (in.pcap, CFE 0 on lcore 1): flows 0, 2, 4; queue 1 (CFE 1 on
+    # lcore 2): flows 1, 3, 5, written here and named as a second rx_pcap
+    q = [[], []]
+    for k in range(PER_SA):
+        for i, f in enumerate(flows):
+            inner, frame = f.packets(1)[0]
+            q[i % 2].append(frame)
+            sc.expect(f.spi, inner)
+    os.makedirs(workdir, exist_ok=True)
+    q1 = os.path.join(os.path.abspath(workdir), "in.q1.pcap")
+    gateway.write_pcap(q1, q[1])
+    wan = sc.dep.port("wan0")
+    wan.vdev_args = list(wan.vdev_args) + ["rx_pcap=" + q1]
+    sc.frames = q[0]
+    return sc, flows
+
+
+def owners(g, flows):
+    return {f.spi: g.query("/spigate/sa/info,%#x" % f.spi) for f in flows}
+
+
+@pytest.mark.layout
+@pytest.mark.parametrize("placement", ["rx", "balanced", None])
+def test_sa_placement(placement, spigate_bin, workdir, seed_rng):
+    sc, flows = two_queue_scenario(placement, seed_rng, workdir)
+    total = PER_SA * len(flows)
+    with live.Live(sc.dep, sc.frames, workdir, spigate_bin) as g:
+        st = g.wait_stats(lambda s: s["rx"] == total and s["tx"] == total,
+                          "all %d packets through" % total)
+        info = owners(g, flows)
+        ports = g.query("/spigate/ports")
+        res = g.stop()
+    assert st["decrypted"] == total, st
+    assert ports["wan0"]["rx_packets"] == total
+    for f in flows:
+        si = info[f.spi]
+        assert si["state"] == "installed" and si["packets"] == PER_SA, si
+    if placement == "rx":
+        # the DFE on the lcore of the queue's CFE: DFE 0 on lcore 1 for
+        # queue 0, DFE 1 on lcore 2 for queue 1
+        got = {f.spi: (info[f.spi]["dfe"], info[f.spi]["dfe_lcore"]) for f in flows}
+        want = {f.spi: (i % 2, 1 + i % 2) for i, f in enumerate(flows)}
+        assert got == want, got
+    else:
+        per_dfe = [sum(1 for f in flows if info[f.spi]["dfe"] == d) for d in (0, 1)]
+        assert per_dfe == [3, 3], per_dfe
+    sc.check(res)
+    res.assert_counters(rx=total, tx=total, decrypted=total, only_drops={})
