@@ -269,6 +269,12 @@ release(struct ce *ce, struct ce_sa *sa)
 	}
 	sa->state = CE_SA_INSTALLED;
 	pending_remove(ce, sa);
+	/* the hold queue (hold.packets pointers) is only needed while the SA
+	 * is being installed: kept, 100,000 lazy SAs would keep 200 MB of
+	 * them; hold() allocates one again if the SA is ever reinstalled */
+	rte_free(sa->hold);
+	sa->hold = NULL;
+	sa->hold_head = 0;
 }
 
 static void
