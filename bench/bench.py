@@ -73,6 +73,15 @@ def spigate_map(workers, nsas):
     return MAP[("spigate", workers)]
 
 
+def steered(workers, nsas, direction="in"):
+    """Two workers, many SAs, inbound: each RX queue gets the packets of its
+    own half of the SAs, as from a NIC that steers ESP by SPI (RSS on the
+    SPI), instead of each queue replaying the whole capture; spigate installs
+    the SAs lazily with lcores.sa_placement = "rx", so each SA lives on the
+    lcore whose queue receives it (docs/PERFORMANCE.md, Two cores)."""
+    return workers == 2 and nsas > 1 and direction == "in"
+
+
 T0 = time.monotonic()
 COMMANDS = {}        # kind -> one example argv, for the docs
 _uniq = itertools.count()
@@ -184,6 +193,28 @@ def traffic(alg, size, nsas, direction="in"):
     return path, count
 
 
+def queue_captures(alg, size, nsas, nq):
+    """The inbound capture split over nq RX queues by SA: SA i's packets
+    (SPI SPI_BASE + i) all on queue i % nq, in their order. Written next to
+    the capture, again when it is newer."""
+    pcap, count = traffic(alg, size, nsas)
+    paths = [pcap[:-len(".pcap")] + ".q%dof%d.pcap" % (q, nq) for q in range(nq)]
+    if all(os.path.exists(x) and os.path.getmtime(x) >= os.path.getmtime(pcap) for x in paths):
+        return paths
+    per = [[] for _ in range(nq)]
+    for fr in go.read_pcap(pcap):
+        # Ethernet, IPv4 without options, ESP (the generator's frames)
+        if fr[12:14] != b"\x08\x00" or fr[14] != 0x45 or fr[23] != 50:
+            raise BenchError("%s: a frame that is not ESP in IPv4" % pcap)
+        spi = struct.unpack("!I", fr[34:38])[0]
+        per[(spi - gt.SPI_BASE) % nq].append(fr)
+    for x, frames in zip(paths, per):
+        gt.write_pcap(x, frames)
+    log("  split %s over %d queues by SA (%s frames)"
+        % (os.path.relpath(pcap, ROOT), nq, "/".join(str(len(f)) for f in per)))
+    return paths
+
+
 def cached_text(name, fn, gen="gen_traffic.py"):
     d = os.path.join(WORK, "conf")
     os.makedirs(d, exist_ok=True)
@@ -285,6 +316,22 @@ def wait_for(pred, proc, timeout, what):
         time.sleep(0.05)
 
 
+def xcore_probe():
+    """Cycles of a cache line's round trip between CPU 0 and CPU 1
+    (bench/xcore.c, built on first use), None if it cannot be run."""
+    src = os.path.join(HERE, "xcore.c")
+    exe = os.path.join(WORK, "xcore")
+    try:
+        if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+            os.makedirs(WORK, exist_ok=True)
+            subprocess.run(["cc", "-O2", "-pthread", "-o", exe, src], check=True,
+                           capture_output=True, timeout=60)
+        out = subprocess.run([exe], capture_output=True, text=True, timeout=30, check=True)
+        return float(out.stdout.split()[0])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
 def start_timeout(nsas):
     # spigate's configuration loader is quadratic in the SA count today
     # (docs/PERFORMANCE.md): about 45 s for 100,000 SAs on this box
@@ -344,7 +391,7 @@ class Bench:
     # -------- spigate
     def spigate_conf(self, prefix, pcap, count, nsas, alg, mode, workers, install="eager",
                      extra="", rx_vdev=None, tx_vdev=None, mbufs=None, policy=None,
-                     direction="in"):
+                     direction="in", placement=None):
         """Inbound: the capture arrives on wan0 (unprotected), lan0 sends to
         net_null. Outbound: the capture arrives on lan0 (protected), wan0
         sends the ESP to net_null (or where tx_vdev says)."""
@@ -371,8 +418,9 @@ class Bench:
                     '  { name = "lan0"; device = "%s"; role = "protected";\n'
                     '    mac = "%s"; address = "192.168.105.1/24"; }\n);\n'
                     % (wan.split(",")[0], gt.GW_MAC, gt.OUTER_DST, lan.split(",")[0], gt.LAN_MAC))
-            f.write("lcores = { cfe = [ %s ]; dfe = [ %s ]; ce = 0; };\n"
-                    % (", ".join(map(str, cfe)), ", ".join(map(str, dfe))))
+            f.write("lcores = { cfe = [ %s ]; dfe = [ %s ]; ce = 0;%s };\n"
+                    % (", ".join(map(str, cfe)), ", ".join(map(str, dfe)),
+                       ' sa_placement = "%s";' % placement if placement else ""))
             f.write('crypto = { mode = "%s"; devices = [ "crypto_aesni_mb0" ]; };\n' % mode)
             f.write('policy = "%s";\ntelemetry = true;\nmbufs = %d;\n%s' % (policy, mbufs, extra))
         return conf
@@ -423,8 +471,14 @@ class Bench:
                                  % "; ".join(chk["problems"][:3]))
         pcap, count = traffic(row.alg, row.size, row.sas, row.dir)
         prefix = uniq("sg")
+        kw = {}
+        if steered(row.workers, row.sas, row.dir):
+            kw = {"rx_vdev": "net_pcap0,%s,infinite_rx=1" % ",".join(
+                      "rx_pcap=%s" % x for x in queue_captures(row.alg, row.size, row.sas, 2)),
+                  "install": "lazy", "placement": "rx",
+                  "extra": "punt = { rate = 2000000; burst = 65536; };\n"}
         conf = self.spigate_conf(prefix, pcap, count, row.sas, row.alg, row.mode, row.workers,
-                                 direction=row.dir)
+                                 direction=row.dir, **kw)
         argv = [self.spigate, "-f", conf]
         COMMANDS.setdefault("spigate %dw" % row.workers, (argv, conf))
         p = Proc("spigate", argv, prefix, os.path.join(self.rundir, prefix, "log"))
@@ -438,6 +492,11 @@ class Bench:
             ctr = "decrypted" if row.dir == "in" else "encrypted"
             wait_for(lambda: tel.cmd("/spigate/stats")[ctr] > 0, p, 60,
                      "before %s anything" % ("decrypting" if row.dir == "in" else "encrypting"))
+            if kw:
+                # lazy SAs: every one installed (an sa-installed event each)
+                # before the warm-up starts
+                wait_for(lambda: tel.cmd("/spigate/events,%d" % 10 ** 12)["total"] >= row.sas,
+                         p, start_timeout(row.sas), "before installing every SA")
             t_ready = time.monotonic() - p.t_start
 
             def sample():
@@ -472,7 +531,10 @@ class Bench:
         cfg = peer_cfg_file(row.alg, row.sas, sa_type, row.dir)
         nq = row.workers
         mbufs = count * nq + 16384
-        rx = "net_pcap0," + ",".join(["rx_pcap=%s" % pcap] * nq) + ",infinite_rx=1"
+        qp = [pcap] * nq
+        if steered(row.workers, row.sas, row.dir):
+            qp = queue_captures(row.alg, row.size, row.sas, nq)
+        rx = "net_pcap0," + ",".join("rx_pcap=%s" % x for x in qp) + ",infinite_rx=1"
         lcores = [int(x.split("@")[0]) for x in lc.split(",")]
         config = ",".join("(0,%d,%d)" % (q, lcores[q]) for q in range(nq))
         if row.dir == "out":
@@ -689,12 +751,17 @@ class Bench:
                 order = ("spigate", "peer") if rep % 2 == 0 else ("peer", "spigate")
                 got = {}
                 for impl in order:
+                    # two workers: how far apart the host has placed the two
+                    # CPUs, before and after (bench/xcore.c)
+                    xc0 = xcore_probe() if row.workers == 2 else None
                     try:
                         r = self.measured(self.run_spigate if impl == "spigate"
                                           else self.run_peer, row)
                     except BenchError as e:
                         log("%s %s %s FAILED: %s" % (tag, impl, row.label(), e))
                         r = {"mpps": None, "error": str(e).splitlines()[0]}
+                    if xc0 is not None:
+                        r["xcore"] = [xc0, xcore_probe()]
                     r["rep"] = rep
                     got[impl] = r
                     res.setdefault((row.id, impl), []).append(r)
@@ -706,6 +773,10 @@ class Bench:
                 if max(s.get("foreign") or 0, p.get("foreign") or 0) > 0.1:
                     extra += "  (foreign load %.2f/%.2f CPU)" % (s.get("foreign") or 0,
                                                                   p.get("foreign") or 0)
+                if s.get("xcore") and p.get("xcore"):
+                    extra += "  (cross-core round trip %s / %s cycles)" % (
+                        "-".join("%.0f" % x for x in s["xcore"] if x is not None),
+                        "-".join("%.0f" % x for x in p["xcore"] if x is not None))
                 log("%s %-34s spigate %s Mpps  ipsec-secgw %s Mpps%s"
                     % (tag, row.label(), fmt(s.get("mpps")), fmt(p.get("mpps")), extra))
         return res, fwd, cry
@@ -807,7 +878,7 @@ def main():
     rw = csv.writer(rawf)
     rw.writerow(["row", "dir", "alg", "size", "sas", "mode", "workers", "rep", "impl",
                  "value", "unit", "tsc_hz", "busy_cycles_per_pkt", "ready_s",
-                 "foreign_cpu", "steal_cpu", "rss_mb", "notes"])
+                 "foreign_cpu", "steal_cpu", "rss_mb", "notes", "xcore_cycles"])
 
     def writer(rep, row, impl, value, r):
         unit = "cycles/op" if impl == "crypto-perf" else "Mpps"
@@ -819,7 +890,8 @@ def main():
                      fmt(r.get("ready_s"), 2) if r.get("ready_s") else "",
                      fmt(r.get("foreign"), 3) if r.get("foreign") is not None else "",
                      fmt(r.get("steal"), 3) if r.get("steal") is not None else "",
-                     fmt(r.get("rss_mb"), 0) if r.get("rss_mb") else "", notes])
+                     fmt(r.get("rss_mb"), 0) if r.get("rss_mb") else "", notes,
+                     "/".join("%.0f" % x for x in r.get("xcore") or [] if x is not None)])
         rawf.flush()
 
     res, fwd, cry = b.throughput(rows, reps, writer)

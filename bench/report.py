@@ -173,7 +173,8 @@ def summarize(rows, res, fwd, cry, tsc):
              "spigate_ready": med([r.get("ready_s") for r in sres]),
              "peer_ready": med([r.get("ready_s") for r in pres]),
              "spigate_rss": med([r.get("rss_mb") for r in sres]),
-             "peer_rss": med([r.get("rss_mb") for r in pres])}
+             "peer_rss": med([r.get("rss_mb") for r in pres]),
+             "xcore": [x for r in sres + pres for x in r.get("xcore") or []]}
         out.append(d)
     return out
 
@@ -210,6 +211,9 @@ def table_md(summary):
             notes.append("disturbed: other load up to %.2f CPU" % d["foreign"])
         if d["excluded"]:
             notes.append("%d disturbed measurement(s) left out" % d["excluded"])
+        if d.get("xcore"):
+            notes.append("CPU 0-1 round trip %.0f..%.0f cycles" % (min(d["xcore"]),
+                                                                   max(d["xcore"])))
         notes += ["error: " + e for e in d["errors"]]
         lines.append("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | "
                      "%s | %s | %s | %s |" % (
@@ -450,6 +454,8 @@ def load_raw(resdir):
                            ("steal", "steal_cpu"), ("rss_mb", "rss_mb")):
                 if r.get(col):
                     d[k] = float(r[col])
+            if r.get("xcore_cycles"):
+                d["xcore"] = [float(x) for x in r["xcore_cycles"].split("/")]
             val = float(r["value"]) if r["value"] else None
             notes = r.get("notes") or ""
             if notes.startswith("{"):
@@ -501,7 +507,8 @@ def write_all(resdir, kind, rows, reps, res, fwd, cry, ext, tsc, commands, start
     big = [d for d in summary if d["row"].sas > 1]
     if big:
         md.append("Start (process start to the first decrypted packet, every SA installed "
-                  "eagerly) and RSS during the window, rows with many SAs (medians):\n")
+                  "eagerly; two workers: spigate's SAs are lazy, installed on their first "
+                  "packet) and RSS during the window, rows with many SAs (medians):\n")
         md.append("| row | spigate start s | ipsec-secgw start s | spigate RSS MB | "
                   "ipsec-secgw RSS MB |")
         md.append("|---|---|---|---|---|")
