@@ -200,6 +200,8 @@ struct ce {
 	struct ce_sa **timed;          /* SAs with a lifetime limit */
 	unsigned n_pending;
 	struct ce_sa **pending;        /* INSTALLING, waiting for the gate */
+	struct rte_mbuf **hold_free;   /* hold queues of installed SAs, for the
+					* next (a list through their slot 0) */
 	struct rte_hash *by_spi_out;   /* outbound SPI -> ce_sa */
 	struct rte_hash *out_alias;    /* removed replaced SPI -> successor SPI */
 	unsigned n_awaiting;           /* outbound SAs waiting to switch */
@@ -232,6 +234,10 @@ int ce_crypto_init(struct ce *ce);
 void ce_crypto_fini(struct ce *ce);
 
 /* ce_sadb.c */
+/* An SA's hold queue (hold.packets slots): from those given back by SAs
+ * done with theirs, else allocated (NULL if that fails). */
+struct rte_mbuf **ce_hold_get(struct ce *ce);
+void ce_hold_put(struct ce *ce, struct rte_mbuf **h);
 int ce_sadb_init(struct ce *ce);
 void ce_sadb_fini(struct ce *ce);
 /* near: the DFE lcores.sa_placement = "rx" prefers (the one on the lcore

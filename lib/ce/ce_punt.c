@@ -41,7 +41,7 @@ hold(struct ce *ce, struct ce_sa *sa, struct rte_mbuf *m, uint64_t now)
 	uint32_t cap = ce->dep->hold_packets;
 
 	if (sa->hold == NULL) {
-		sa->hold = rte_malloc("ce_hold", sizeof(*sa->hold) * cap, 0);
+		sa->hold = ce_hold_get(ce);
 		if (sa->hold == NULL) {
 			drop(ce, m, SG_DROP_NO_MBUF);
 			return;
@@ -269,10 +269,8 @@ release(struct ce *ce, struct ce_sa *sa)
 	}
 	sa->state = CE_SA_INSTALLED;
 	pending_remove(ce, sa);
-	/* the hold queue (hold.packets pointers) is only needed while the SA
-	 * is being installed: kept, 100,000 lazy SAs would keep 200 MB of
-	 * them; hold() allocates one again if the SA is ever reinstalled */
-	rte_free(sa->hold);
+	/* its hold queue, for the next SA installing (ce_hold_get()) */
+	ce_hold_put(ce, sa->hold);
 	sa->hold = NULL;
 	sa->hold_head = 0;
 }
