@@ -110,6 +110,8 @@ tel_info(const char *cmd __rte_unused, const char *params __rte_unused,
 		(rte_rdtsc() - tel_ce->start_tsc) / tel_ce->hz);
 	rte_tel_data_add_dict_string(d, "crypto_mode",
 		tel_ce->dep->crypto_mode == CE_CRYPTO_CPU ? "cpu" : "lookaside");
+	rte_tel_data_add_dict_string(d, "sa_placement",
+		tel_ce->dep->sa_placement == CE_PLACE_RX ? "rx" : "balanced");
 	roles = rte_tel_data_alloc();
 	if (roles == NULL)
 		return -ENOMEM;
@@ -130,7 +132,7 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 	   struct rte_tel_data *d)
 {
 	char key[16], buf[32];
-	unsigned l;
+	unsigned l, k;
 
 	rte_tel_data_start_dict(d);
 	for (l = 0; l < RTE_MAX_LCORE; l++) {
@@ -152,6 +154,16 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 		rte_tel_data_add_dict_u64(c, "idle_cycles", s.idle_cycles);
 		rte_tel_data_add_dict_u64(c, "cycles_per_packet",
 			s.pkts ? s.busy_cycles / s.pkts : 0);
+		/* the DFE on this lcore and the SAs it owns (the spread
+		 * lcores.sa_placement made) */
+		for (k = 0; k < tel_ce->n_dfe; k++) {
+			if (tel_ce->dep->dfe_lcores[k] != l)
+				continue;
+			rte_tel_data_add_dict_u64(c, "dfe", k);
+			rte_tel_data_add_dict_u64(c, "sas",
+				__atomic_load_n(&tel_ce->slots[k].installed,
+						__ATOMIC_RELAXED));
+		}
 		snprintf(key, sizeof(key), "%u", l);
 		rte_tel_data_add_dict_container(d, key, c, 0);
 	}

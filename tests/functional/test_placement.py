@@ -63,8 +63,13 @@ def test_sa_placement(placement, spigate_bin, workdir, seed_rng):
                           "all %d packets through" % total)
         info = owners(g, flows)
         ports = g.query("/spigate/ports")
+        lcores = g.query("/spigate/lcores")
+        ginfo = g.query("/spigate/info")
         res = g.stop()
     assert st["decrypted"] == total, st
+    assert ginfo["sa_placement"] == (placement or "balanced")
+    # both placements put three SAs on each DFE here; /spigate/lcores says so
+    assert [(lcores[l]["dfe"], lcores[l]["sas"]) for l in ("1", "2")] == [(0, 3), (1, 3)], lcores
     assert ports["wan0"]["rx_packets"] == total
     for f in flows:
         si = info[f.spi]

@@ -89,6 +89,9 @@ def test_telemetry_and_sigterm(running):
     lc = query(prefix, "/spigate/lcores")
     assert lc["1"]["role"] == "cfe+dfe" and lc["1"]["packets"] == n
     assert lc["1"]["cycles_per_packet"] > 0
+    assert lc["1"]["dfe"] == 0 and lc["1"]["sas"] == 2
+    assert "dfe" not in lc["0"] and "sas" not in lc["0"]
+    assert info["sa_placement"] == "balanced"
 
     sl = query(prefix, "/spigate/sa/list")
     assert sl["total"] == 2
