@@ -492,12 +492,12 @@ class Bench:
             ctr = "decrypted" if row.dir == "in" else "encrypted"
             wait_for(lambda: tel.cmd("/spigate/stats")[ctr] > 0, p, 60,
                      "before %s anything" % ("decrypting" if row.dir == "in" else "encrypting"))
+            t_ready = time.monotonic() - p.t_start
             if kw:
                 # lazy SAs: every one installed (an sa-installed event each)
                 # before the warm-up starts
                 wait_for(lambda: tel.cmd("/spigate/events,%d" % 10 ** 12)["total"] >= row.sas,
                          p, start_timeout(row.sas), "before installing every SA")
-            t_ready = time.monotonic() - p.t_start
 
             def sample():
                 return tel.cmd("/spigate/stats"), tel.cmd("/spigate/lcores")
