@@ -402,6 +402,9 @@ quiet(struct ce *ce)
 		if (!rte_ring_empty(ce->dfe_ring[d]) ||
 		    dfe_pending(ce->dfe[d]) != 0)
 			return false;
+	for (d = 0; d < ce->n_cfe; d++)
+		if (cfe_staged(ce->cfe[d]) != 0)
+			return false;
 	return true;
 }
 

@@ -62,5 +62,9 @@ struct cfe *cfe_create(const struct cfe_conf *c);
 void cfe_destroy(struct cfe *c);
 /* One iteration over the CFE's RX queues. Returns packets received. */
 unsigned cfe_poll(struct cfe *c);
+/* Packets classified to a DFE whose ring could not take them yet; they
+ * leave on the CFE's next polls, before it receives anything else. Any
+ * thread (a relaxed read, for the CE's drain). */
+unsigned cfe_staged(const struct cfe *c);
 
 #endif /* CFE_H */

@@ -20,6 +20,7 @@
 
 #include "cfe_parse.h"
 #include "sg_drop.h"
+#include "test_bytes.h"
 
 #define MAXF 2048
 
@@ -31,34 +32,6 @@ static const uint8_t V6_DST[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 2, [15] = 5 };
 
 /* ---------------------------------------------------------------------- */
 /* Frame builders                                                          */
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)(v >> 16));
-	wr16(p + 2, (uint16_t)v);
-}
-
-/* Internet checksum, by big-endian 16-bit words (RFC 1071), independent of
- * the parser's 32-bit implementation. */
-static uint16_t
-csum16(const uint8_t *p, uint32_t n)
-{
-	uint32_t s = 0, i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
 
 static void
 v4_fix_csum(uint8_t *ip)
