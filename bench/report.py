@@ -506,9 +506,10 @@ def write_all(resdir, kind, rows, reps, res, fwd, cry, ext, tsc, commands, start
     md.append("")
     big = [d for d in summary if d["row"].sas > 1]
     if big:
-        md.append("Start (process start to the first decrypted packet, every SA installed "
-                  "eagerly; two workers: spigate's SAs are lazy, installed on their first "
-                  "packet) and RSS during the window, rows with many SAs (medians):\n")
+        md.append("Start (process start to the first decrypted or encrypted packet, every SA "
+                  "installed eagerly; two workers inbound: spigate's SAs are lazy, installed on "
+                  "their first packet) and RSS during the window, rows with many SAs "
+                  "(medians):\n")
         md.append("| row | spigate start s | ipsec-secgw start s | spigate RSS MB | "
                   "ipsec-secgw RSS MB |")
         md.append("|---|---|---|---|---|")
