@@ -801,6 +801,10 @@ def render(resdir, report, write_docs=True):
     with open(os.path.join(resdir, "extras.json")) as f:
         ext = json.load(f)
     res, fwd, cry = report.load_raw(resdir)
+    mach = None
+    if os.path.exists(os.path.join(resdir, "machine.json")):
+        with open(os.path.join(resdir, "machine.json")) as f:
+            mach = json.load(f)
     rows = [Row(alg, size, sas, mode, w, d) for alg, size, sas, mode, w, d in meta["rows"]]
     b = types.SimpleNamespace(warm=meta["warm"], window=meta["window"],
                               disturbed=meta["disturbed"], quiet_waited=meta["quiet_waited"])
@@ -808,7 +812,7 @@ def render(resdir, report, write_docs=True):
                      meta["commands"],
                      datetime.datetime.fromisoformat(meta["started"]),
                      datetime.datetime.fromisoformat(meta["finished"]), b,
-                     write_docs=write_docs)
+                     write_docs=write_docs, mach=mach)
 
 
 def main():

@@ -174,9 +174,44 @@ def summarize(rows, res, fwd, cry, tsc):
              "peer_ready": med([r.get("ready_s") for r in pres]),
              "spigate_rss": med([r.get("rss_mb") for r in sres]),
              "peer_rss": med([r.get("rss_mb") for r in pres]),
-             "xcore": [x for r in sres + pres for x in r.get("xcore") or []]}
+             "xcore": [x for r in sres + pres for x in r.get("xcore") or []],
+             "placement": by_placement(sres, pres)}
         out.append(d)
     return out
+
+
+# bench/xcore.c: a cache line's round trip between CPU 0 and CPU 1 reads
+# about 200-320 cycles when the host places the two vCPUs close together and
+# about 950-1,100 when it places them far apart (docs/PERFORMANCE.md, Two
+# cores); a measurement is "close" or "far" when the probe before and the
+# one after it agree, else "mixed"
+XCORE_FAR = 600
+
+
+def placement(r):
+    x = [v for v in r.get("xcore") or [] if v is not None]
+    if not x:
+        return None
+    if all(v < XCORE_FAR for v in x):
+        return "close"
+    if all(v >= XCORE_FAR for v in x):
+        return "far"
+    return "mixed"
+
+
+def by_placement(sres, pres):
+    """'close: spigate 16.40 (2), ipsec-secgw 11.74 (1); far: ...': medians
+    of the measurements in each vCPU placement, with their count."""
+    parts = []
+    for pl in ("close", "far", "mixed"):
+        s = [r["mpps"] for r in sres if placement(r) == pl]
+        p = [r["mpps"] for r in pres if placement(r) == pl]
+        if not s and not p:
+            continue
+        parts.append("%s: spigate %s, ipsec-secgw %s" % (
+            pl, "%s (%d)" % (f2(med(s)), len(s)) if s else "-",
+            "%s (%d)" % (f2(med(p)), len(p)) if p else "-"))
+    return "; ".join(parts)
 
 
 def mm(d, k):
@@ -214,6 +249,8 @@ def table_md(summary):
         if d.get("xcore"):
             notes.append("CPU 0-1 round trip %.0f..%.0f cycles" % (min(d["xcore"]),
                                                                    max(d["xcore"])))
+        if d.get("placement"):
+            notes.append("Mpps by vCPU placement: " + d["placement"])
         notes += ["error: " + e for e in d["errors"]]
         lines.append("| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | "
                      "%s | %s | %s | %s |" % (
@@ -486,10 +523,12 @@ def load_raw(resdir):
 
 
 def write_all(resdir, kind, rows, reps, res, fwd, cry, ext, tsc, commands, started, finished,
-              b, write_docs=True):
+              b, write_docs=True, mach=None):
+    """mach: the machine and versions of the run (--report-only passes the
+    folder's machine.json, so that the commit measured stays named)."""
     summary = summarize(rows, res, fwd, cry, tsc)
     write_csv(os.path.join(resdir, "results.csv"), summary)
-    mach = machine()
+    mach = mach or machine()
     pngs = charts(resdir, summary, kind)
     md = []
     md.append("Run: **%s** (`make bench%s`), %s to %s UTC, %d rows x %d repetitions "
