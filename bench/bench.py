@@ -485,7 +485,7 @@ class Bench:
         conf = self.spigate_conf(prefix, pcap, count, row.sas, row.alg, row.mode, row.workers,
                                  direction=row.dir, **kw)
         argv = [self.spigate, "-f", conf]
-        COMMANDS.setdefault("spigate %dw" % row.workers, (argv, conf))
+        COMMANDS.setdefault("spigate %dw %s" % (row.workers, row.dir), (argv, conf))
         p = Proc("spigate", argv, prefix, os.path.join(self.rundir, prefix, "log"))
         tel = None
         try:
@@ -562,7 +562,7 @@ class Bench:
             "--vdev", "crypto_aesni_mb0", "--",
             "-p", "0x3", "-P", "-u", "0x1", "-l"] + sqn + [
             "-s", str(mbufs), "-f", cfg, "--config", config]
-        COMMANDS.setdefault("ipsec-secgw %dw" % row.workers, (argv, None))
+        COMMANDS.setdefault("ipsec-secgw %dw %s" % (row.workers, row.dir), (argv, None))
         d = os.path.join(self.rundir, prefix)
         os.makedirs(d, exist_ok=True)
         p = Proc("ipsec-secgw", argv, prefix, os.path.join(d, "log"))
