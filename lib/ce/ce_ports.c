@@ -83,6 +83,10 @@ port_init(struct ce *ce, unsigned i, unsigned ntx_want)
 		conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP |
 			RTE_ETH_RSS_ESP) & info.flow_type_rss_offloads;
 	}
+	/* the NIC checks the outer IPv4 header checksum where it can; the
+	 * CFE then skips its own sum (cfe_rx.c, hw_csum()) */
+	conf.rxmode.offloads = info.rx_offload_capa &
+		RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	if (pc->mtu != 0)
 		conf.rxmode.mtu = pc->mtu;
 	rc = rte_eth_dev_configure(pid, nrx, ntx, &conf);

@@ -119,7 +119,8 @@ v4_csum_ok(const uint8_t *h, uint32_t ihl)
  * Fragments are reported only for otherwise valid headers.
  */
 static inline uint32_t
-parse_v4(const uint8_t *ip, uint32_t rem, struct cfe_pkt_info *info)
+parse_v4(const uint8_t *ip, uint32_t rem, enum cfe_csum hw,
+	 struct cfe_pkt_info *info)
 {
 	uint32_t ihl, tot;
 
@@ -130,7 +131,8 @@ parse_v4(const uint8_t *ip, uint32_t rem, struct cfe_pkt_info *info)
 	tot = rd16(ip + 2);
 	if (unlikely(ihl < IPV4_HLEN || tot < ihl || tot > rem))
 		return drop_hdr(info, SG_DROP_MALFORMED);
-	if (unlikely(!v4_csum_ok(ip, ihl)))
+	if (unlikely(hw == CFE_CSUM_BAD ||
+		     (hw == CFE_CSUM_UNKNOWN && !v4_csum_ok(ip, ihl))))
 		return drop_hdr(info, SG_DROP_MALFORMED);
 	if (unlikely(rd16(ip + 6) & 0x3fff))  /* MF or fragment offset */
 		return drop_hdr(info, SG_DROP_FRAGMENT);
@@ -270,6 +272,13 @@ parse_l4(const uint8_t *l4, uint32_t rem, struct cfe_pkt_info *info)
 int
 cfe_parse(const uint8_t *frame, uint32_t len, struct cfe_pkt_info *info)
 {
+	return cfe_parse_hw(frame, len, CFE_CSUM_UNKNOWN, info);
+}
+
+int
+cfe_parse_hw(const uint8_t *frame, uint32_t len, enum cfe_csum hw,
+	     struct cfe_pkt_info *info)
+{
 	uint32_t l2 = ETH_HLEN, l3;
 	uint16_t et;
 
@@ -290,7 +299,7 @@ cfe_parse(const uint8_t *frame, uint32_t len, struct cfe_pkt_info *info)
 	info->l2_len = (uint16_t)l2;
 
 	if (likely(et == ET_IPV4))
-		l3 = parse_v4(frame + l2, len - l2, info);
+		l3 = parse_v4(frame + l2, len - l2, hw, info);
 	else if (likely(et == ET_IPV6))
 		l3 = parse_v6(frame + l2, len - l2, info);
 	else

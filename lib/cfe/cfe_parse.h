@@ -59,4 +59,15 @@ struct cfe_pkt_info {
  */
 int cfe_parse(const uint8_t *frame, uint32_t len, struct cfe_pkt_info *info);
 
+/*
+ * The outer IPv4 header checksum as the NIC found it (the mbuf's
+ * RTE_MBUF_F_RX_IP_CKSUM_* flags, cfe_hw_csum()): GOOD skips the software
+ * sum, BAD drops the frame as malformed (after the header's other checks,
+ * as a wrong sum would), UNKNOWN sums in software, as cfe_parse() does.
+ */
+enum cfe_csum { CFE_CSUM_UNKNOWN, CFE_CSUM_GOOD, CFE_CSUM_BAD };
+
+int cfe_parse_hw(const uint8_t *frame, uint32_t len, enum cfe_csum hw,
+		 struct cfe_pkt_info *info);
+
 #endif /* CFE_PARSE_H */

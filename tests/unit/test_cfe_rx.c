@@ -5,7 +5,8 @@
  * DFE whose ring is smaller than what the two queues bring in one poll.
  * What the ring cannot take stays staged, in order, and leaves on the next
  * polls; nothing is received while it waits; nothing is dropped; packets of
- * an unknown SPI still go to the CE. Needs EAL (--no-huge).
+ * an unknown SPI still go to the CE. And the NIC's checksum verdict on the
+ * outer IPv4 header. Needs EAL (--no-huge).
  */
 
 #include <stdarg.h>
@@ -381,6 +382,50 @@ test_destroy_staged(void **state)
 	assert_int_equal(rte_mempool_avail_count(pool), avail);
 }
 
+/*
+ * The NIC's verdict on the outer IPv4 checksum (mbuf ol_flags, kept by
+ * net_ring): GOOD and NONE are believed without a software sum, BAD drops
+ * the frame as malformed, no verdict sums in software.
+ */
+static void
+test_hw_csum(void **state)
+{
+	static const struct {
+		uint64_t flags;
+		int corrupt;     /* a wrong sum in the header */
+		int pass;
+	} c[] = {
+		{ 0, 0, 1 },
+		{ 0, 1, 0 },
+		{ RTE_MBUF_F_RX_IP_CKSUM_GOOD, 1, 1 },
+		{ RTE_MBUF_F_RX_IP_CKSUM_NONE, 1, 1 },
+		{ RTE_MBUF_F_RX_IP_CKSUM_BAD, 0, 0 },
+		{ RTE_MBUF_F_RX_IP_CKSUM_GOOD, 0, 1 },
+	};
+	struct rig *r = *state;
+	uint64_t want = cfe_class_val(SLOT, GEN, 0, 0);
+	unsigned i;
+
+	for (i = 0; i < RTE_DIM(c); i++) {
+		struct rte_mbuf *m = esp_frame(&r->mac, SPI_KNOWN, 500 + i);
+		uint64_t bad0 = r->st->drop[SG_DROP_MALFORMED];
+
+		if (c[i].corrupt)
+			rte_pktmbuf_mtod(m, uint8_t *)[14 + 10] ^= 0x5a;
+		m->ol_flags |= c[i].flags;
+		assert_int_equal(rte_ring_enqueue(r->rxr[0], m), 0);
+		assert_int_equal(cfe_poll(r->cfe), 1);
+		if (c[i].pass) {
+			assert_int_equal(take(r->dfe_ring, 500 + i, want), 1);
+			assert_int_equal(r->st->drop[SG_DROP_MALFORMED], bad0);
+		} else {
+			assert_int_equal(rte_ring_count(r->dfe_ring), 0);
+			assert_int_equal(r->st->drop[SG_DROP_MALFORMED],
+					 bad0 + 1);
+		}
+	}
+}
+
 static int
 eal_setup(void **state)
 {
@@ -426,6 +471,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_punt_and_drain, rig_up,
 						rig_down),
 		cmocka_unit_test_setup_teardown(test_destroy_staged, rig_up,
+						rig_down),
+		cmocka_unit_test_setup_teardown(test_hw_csum, rig_up,
 						rig_down),
 	};
 
