@@ -154,6 +154,10 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 		rte_tel_data_add_dict_u64(c, "idle_cycles", s.idle_cycles);
 		rte_tel_data_add_dict_u64(c, "cycles_per_packet",
 			s.pkts ? s.busy_cycles / s.pkts : 0);
+		/* a CFE held back by full DFE rings: its idle cycles are
+		 * waiting, not spare */
+		if (lc->roles & SG_ROLE_CFE)
+			rte_tel_data_add_dict_u64(c, "rx_waits", s.rx_waits);
 		/* the DFE on this lcore and the SAs it owns (the spread
 		 * lcores.sa_placement made) */
 		for (k = 0; k < tel_ce->n_dfe; k++) {

@@ -474,14 +474,18 @@ cfe_poll(struct cfe *f)
 	if (unlikely(f->left != 0)) {
 		/* also while draining (rx_stop): the CE waits for them */
 		flush_dfes(f);
-		if (f->left != 0)
+		if (f->left != 0) {
+			f->st->rx_waits++;
 			return 0;
+		}
 	}
 	if (unlikely(*f->c.rx_stop))
 		return 0;
 	room = rx_room(f);
-	if (room == 0)
+	if (unlikely(room == 0)) {
+		f->st->rx_waits++;
 		return 0;
+	}
 	for (i = 0; i < f->c.n_rxq; i++) {
 		const struct cfe_rxq *q = &f->c.rxq[i];
 

@@ -32,6 +32,8 @@ struct sg_lcore_stats {
 	uint64_t pkts;        /* packets this lcore worked on, any role */
 	uint64_t busy_cycles; /* TSC cycles of loop iterations that did work */
 	uint64_t idle_cycles; /* TSC cycles of empty iterations */
+	uint64_t rx_waits;    /* CFE polls that received nothing because a
+			       * DFE ring had no room (backpressure) */
 	uint64_t drop[SG_DROP_MAX];
 } __rte_cache_aligned;
 

@@ -130,7 +130,10 @@ def test_full_rings_lose_nothing(spigate_bin, workdir, seed_rng):
                           s["drop"]["replay"] >= 4 * total,
                           "the first pass decrypted, four replayed")
         info = owners(g, flows)
+        lcores = g.query("/spigate/lcores")
         res = g.stop()
+    # /spigate/lcores shows each CFE's waits for ring room (a count)
+    assert all(isinstance(lcores[l]["rx_waits"], int) for l in ("1", "2")), lcores
     # the premise: each queue carries SAs of both DFEs
     assert [info[f.spi]["dfe"] for f in flows] == [0, 1, 0, 1, 0, 1], info
     assert st["drop"]["ring_full"] == 0, st

@@ -279,16 +279,20 @@ test_staged_not_dropped(void **state)
 	assert_int_equal(cfe_staged(r->cfe), 15);
 	assert_int_equal(drops(r), 0);
 
-	/* more arrives; the ring is still full: nothing received */
+	/* more arrives; the ring is still full: nothing received, and the
+	 * wait is counted */
+	assert_int_equal(r->st->rx_waits, 0);
 	feed(r, 0, SPI_KNOWN, 300, 4);
 	assert_int_equal(cfe_poll(r->cfe), 0);
 	assert_int_equal(rte_ring_count(r->rxr[0]), 4);
 	assert_int_equal(cfe_staged(r->cfe), 15);
+	assert_int_equal(r->st->rx_waits, 1);
 
 	/* the DFE drains: the staged packets go first, then the new ones */
 	assert_int_equal(take(r->dfe_ring, 100, want), 15);
 	assert_int_equal(cfe_poll(r->cfe), 0);      /* hands over, no RX */
 	assert_int_equal(cfe_staged(r->cfe), 0);
+	assert_int_equal(r->st->rx_waits, 2);       /* the ring was full again */
 	assert_int_equal(take(r->dfe_ring, 200, want), 15);
 	assert_int_equal(cfe_poll(r->cfe), 4);
 	assert_int_equal(take(r->dfe_ring, 300, want), 4);
