@@ -193,15 +193,23 @@ hold_flush(struct ce *ce, struct ce_sa *sa, enum sg_drop why)
  * samples in one function of librte_eal checking an element's size). The
  * list is as long as the most SAs ever installing at once.
  */
-struct rte_mbuf **
-ce_hold_get(struct ce *ce)
+static struct rte_mbuf **
+hold_pop(struct ce *ce)
 {
 	struct rte_mbuf **h = ce->hold_free;
 
-	if (h != NULL) {
+	if (h != NULL)
 		ce->hold_free = (struct rte_mbuf **)(void *)h[0];
+	return h;
+}
+
+struct rte_mbuf **
+ce_hold_get(struct ce *ce)
+{
+	struct rte_mbuf **h = hold_pop(ce);
+
+	if (h != NULL)
 		return h;
-	}
 	return rte_malloc("ce_hold", sizeof(*h) * ce->dep->hold_packets, 0);
 }
 
@@ -240,12 +248,8 @@ ce_sadb_fini(struct ce *ce)
 	rte_free(ce->pending);
 	rte_free(ce->timed);
 	rte_free(ce->sa);
-	while (ce->hold_free != NULL) {
-		struct rte_mbuf **h = ce->hold_free;
-
-		ce->hold_free = (struct rte_mbuf **)(void *)h[0];
-		rte_free(h);
-	}
+	while (ce->hold_free != NULL)
+		rte_free(hold_pop(ce));
 }
 
 /* The inbound SA a punted packet belongs to: by SPI, and by outer
