@@ -250,7 +250,8 @@ ce_crypto_init(struct ce *ce)
 	}
 	/* lookaside mode, and CBC outbound in any mode (dfe_outbound.c) */
 	ce->cop_pool = rte_crypto_op_pool_create("sg_cop",
-		RTE_CRYPTO_OP_TYPE_SYMMETRIC, 16384, 128, 16, rte_socket_id());
+		RTE_CRYPTO_OP_TYPE_SYMMETRIC, 16384, 128, DFE_COP_PRIV,
+		rte_socket_id());
 	if (ce->cop_pool == NULL)
 		return -ENOMEM;
 	return 0;

@@ -73,6 +73,10 @@ enum dfe_dir { DFE_DIR_IN, DFE_DIR_OUT };
 #define DFE_HDR_MAX 80  /* Ethernet + IPv6 + UDP = 70 */
 /* where lib/ipsec and the transforms keep the IV inside a crypto op */
 #define DFE_IV_OFS (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
+/* the private area a crypto op needs behind DFE_IV_OFS: the IV (16 bytes,
+ * the 12-byte GCM nonce padded) and, for the lookaside GCM path
+ * (dfe_gcm_lksd.c), the AAD (16: SPI, sequence number, zero-padded) */
+#define DFE_COP_PRIV 32
 
 /* An inbound traffic selector (RFC 4301 4.4.1), from an inbound protect
  * policy that names the SA. */
@@ -125,7 +129,9 @@ struct dfe_sa_stats {
 	bool expired;
 	const char *crypto;           /* the SA's crypto path: "direct-gcm"
 				       * (intel-ipsec-mb's GCM API, dfe_gcm.c,
-				       * dfe_gcm_out.c),
+				       * dfe_gcm_out.c), "lookaside-gcm" (the
+				       * DFE's own GCM operations on the
+				       * device, dfe_gcm_lksd.c),
 				       * "cpu" (lib/ipsec cpu crypto),
 				       * "cpu+lookaside" (small groups through
 				       * the queue pair), "lookaside" */

@@ -13,6 +13,7 @@
  * docs/architecture.md, "the direct GCM path".
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,10 @@ dfe_gcm_fini(struct dfe *d)
 
 /*
  * Build the direct-path state of a tunnel-mode AES-GCM SA, inbound or
- * outbound. Other SAs (and every SA when the DFE has no manager) keep
+ * outbound: in cpu mode the key block for intel-ipsec-mb's GCM API, in
+ * lookaside mode the head only (salt, ICV length, next header) and
+ * sa->lksd = DFE_LKSD_GCM (dfe_gcm_lksd.c), the caller then creating the
+ * crypto session. Other SAs (and every SA with SPIGATE_DIRECT_GCM=0) keep
  * sa->gcm NULL and go through lib/ipsec, for their whole life: lib/ipsec
  * numbers an outbound SA's packets itself, so an SA never changes path.
  * 0, or -ENOMEM.
@@ -69,11 +73,12 @@ int
 dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 {
 	const struct rte_crypto_sym_xform *x = p->xform;
+	const bool lksd = d->c.crypto == DFE_CRYPTO_LOOKASIDE;
 	struct dfe_gcm *g;
 	uint16_t icv;
 
 	sa->gcm = NULL;
-	if (d->imb == NULL || !d->direct_gcm ||
+	if ((d->imb == NULL && !lksd) || !d->direct_gcm ||
 	    p->mode != DFE_MODE_TUNNEL || x == NULL || x->next != NULL ||
 	    x->type != RTE_CRYPTO_SYM_XFORM_AEAD ||
 	    x->aead.algo != RTE_CRYPTO_AEAD_AES_GCM)
@@ -81,10 +86,24 @@ dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	icv = x->aead.digest_length;
 	if (icv != 8 && icv != 12 && icv != 16)
 		return 0;
-	g = rte_zmalloc_socket("dfe_gcm", sizeof(*g), RTE_CACHE_LINE_SIZE,
-			       d->c.socket);
+	/* lookaside: the operations carry the nonce and the AAD where the
+	 * session (ce_xform()) says */
+	if (lksd && (x->aead.iv.offset != DFE_IV_OFS ||
+		     x->aead.iv.length != 12 ||
+		     x->aead.aad_length != (p->esn ? 12 : 8)))
+		return 0;
+	g = rte_zmalloc_socket("dfe_gcm", lksd ? DFE_GCM_HEAD : sizeof(*g),
+			       RTE_CACHE_LINE_SIZE, d->c.socket);
 	if (g == NULL)
 		return -ENOMEM;
+	g->salt = p->salt;
+	g->icv_len = (uint8_t)icv;
+	g->next_proto = p->inner_family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	sa->gcm = g;
+	if (lksd) {
+		sa->lksd = DFE_LKSD_GCM;
+		return 0;
+	}
 	switch (x->aead.key.length) {
 	case 16:
 		g->dec = d->imb->gcm128_dec;
@@ -103,12 +122,9 @@ dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 		break;
 	default:
 		rte_free(g);
+		sa->gcm = NULL;
 		return 0;
 	}
-	g->salt = p->salt;
-	g->icv_len = (uint8_t)icv;
-	g->next_proto = p->inner_family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
-	sa->gcm = g;
 	/*
 	 * No prefetch of the key block (dfe_sa_prefetch_deps()): the
 	 * decryption reads it right after the prefetch would have been
@@ -125,7 +141,8 @@ dfe_gcm_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 void
 dfe_gcm_sa_free(struct dfe_sa *sa)
 {
-	dfe_key_free(sa->gcm, sizeof(*sa->gcm));
+	dfe_key_free(sa->gcm, sa->lksd == DFE_LKSD_GCM ? DFE_GCM_HEAD :
+		     sizeof(*sa->gcm));
 	sa->gcm = NULL;
 }
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Outbound ESP with AES-GCM (RFC 4106) on intel-ipsec-mb's direct GCM API,
- * for tunnel-mode SAs in cpu crypto mode; the SA state is dfe_gcm.c's.
+ * for tunnel-mode SAs in cpu crypto mode, or on the crypto device through
+ * the DFE's own operations in lookaside mode (dfe_gcm_lksd.c); the SA
+ * state is dfe_gcm.c's.
  *
  * The packet is the one lib/ipsec builds from the parameters fill_prm()
  * gives it (DPDK 22.11, esp_outb.c outb_tun_pkt_prepare() and iph.h
@@ -79,7 +81,9 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	const uint32_t spi = rte_cpu_to_be_32(sa->spi);
 	const bool in4 = sa->inner_family == 4;
 	const bool out4 = (sa->hdr[RTE_ETHER_HDR_LEN] >> 4) == 4;
+	const bool lksd = sa->lksd == DFE_LKSD_GCM;
 	struct rte_mbuf *nom[SG_BURST], *mal[SG_BURST];
+	struct rte_crypto_op *cop[SG_BURST];
 	struct gcm_context_data ctx;
 	struct {
 		uint8_t *in, *tag;
@@ -94,6 +98,13 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	 * carry 2^32 - 1 fails with the others it cannot number, no_mbuf */
 	if (unlikely(!sa->esn && sa->out_sqn == UINT32_MAX))
 		nom[no++] = mb[--n];
+	/* lookaside: an operation per packet, or the batch is no_mbuf (as
+	 * on lib/ipsec's path, dfe_lksd_submit()) */
+	if (lksd && n != 0 && rte_crypto_op_bulk_alloc(d->c.cop_pool,
+			RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
+		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
+		n = 0;
+	}
 	/*
 	 * Two passes: every packet is built first, then encrypted. The
 	 * encryption reads what the build just wrote (ESP header as AAD, the
@@ -147,11 +158,17 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			t[j] = (uint8_t)(j + 1);
 		t[pad] = (uint8_t)pad;
 		t[pad + 1] = g->next_proto;
-		dfe_gcm_nonce(job[k].iv, g->salt, esp + ESP_HDR);
-		/* ESN: SPI, then the whole sequence number (RFC 4106 5) */
+		dfe_gcm_nonce(lksd ? dfe_gcm_op_iv(cop[k]) : job[k].iv,
+			      g->salt, esp + ESP_HDR);
+		/* ESN: SPI, then the whole sequence number (RFC 4106 5); in
+		 * lookaside mode the AAD is in the op in either case */
 		if (sa->esn)
-			dfe_gcm_store16(job[k].aad, (uint64_t)spi | be << 32,
+			dfe_gcm_store16(lksd ? dfe_gcm_op_aad(cop[k]) :
+					job[k].aad, (uint64_t)spi | be << 32,
 					be >> 32);
+		else if (lksd)
+			dfe_gcm_store16(dfe_gcm_op_aad(cop[k]), (uint64_t)spi |
+					(uint64_t)lo << 32, 0);
 		job[k].in = in;
 		job[k].tag = t + pad + 2;
 		job[k].clen = clen;
@@ -159,6 +176,25 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		m->l2_len = RTE_ETHER_HDR_LEN;
 		m->l3_len = hl - RTE_ETHER_HDR_LEN;
 		mb[k++] = m;
+	}
+	if (lksd) {
+		/* encrypted by the device, sent by dfe_gcm_lksd_finish() */
+		for (i = 0; i < k; i++) {
+			const uint8_t *p = rte_pktmbuf_mtod(mb[i],
+							    const uint8_t *);
+
+			dfe_gcm_op_fill(cop[i], sa->cses, mb[i],
+					(uint32_t)(job[i].in - p), job[i].clen,
+					(uint32_t)(job[i].tag - p));
+		}
+		if (k < n)
+			rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[k],
+					     n - k);
+		dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
+		dfe_drop(d, sa, SG_DROP_NO_MBUF, nom, no);
+		if (k != 0)
+			dfe_lksd_enqueue(d, sa, cop, mb, (uint16_t)k);
+		return;
 	}
 	for (i = 0; i < k; i++) {
 		uint8_t *in = job[i].in;

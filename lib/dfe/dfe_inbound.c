@@ -121,7 +121,7 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		uint16_t n)
 {
 	struct rte_crypto_op *cop[SG_BURST];
-	uint16_t j, e;
+	uint16_t j;
 
 	if (rte_crypto_op_bulk_alloc(d->c.cop_pool,
 				     RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
@@ -138,13 +138,26 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		return;
 	if (sa->iv_rand)
 		dfe_cbc_iv_fix(cop, j);
-	e = rte_cryptodev_enqueue_burst(d->c.cdev_id, d->c.cdev_qp, cop, j);
+	dfe_lksd_enqueue(d, sa, cop, mb, j);
+}
+
+/*
+ * Hand n prepared operations (cop[i] for mb[i]) of one SA to the DFE's
+ * queue pair; what the device does not take is dropped (ring_full).
+ */
+void
+dfe_lksd_enqueue(struct dfe *d, struct dfe_sa *sa, struct rte_crypto_op *cop[],
+		 struct rte_mbuf *mb[], uint16_t n)
+{
+	uint16_t e;
+
+	e = rte_cryptodev_enqueue_burst(d->c.cdev_id, d->c.cdev_qp, cop, n);
 	d->inflight += e;
 	__atomic_store_n(&sa->inflight, sa->inflight + e, __ATOMIC_RELEASE);
-	if (e < j) {
+	if (e < n) {
 		/* ops first: they point at the mbufs */
-		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[e], j - e);
-		dfe_drop(d, sa, SG_DROP_RING_FULL, &mb[e], j - e);
+		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[e], n - e);
+		dfe_drop(d, sa, SG_DROP_RING_FULL, &mb[e], n - e);
 	}
 }
 
@@ -169,7 +182,9 @@ dfe_lksd_drain(struct dfe *d)
 
 		__atomic_store_n(&sa->inflight, sa->inflight - grp[i].cnt,
 				 __ATOMIC_RELEASE);
-		if (sa->dir == DFE_DIR_IN)
+		if (sa->lksd == DFE_LKSD_GCM)
+			dfe_gcm_lksd_finish(d, sa, grp[i].m, grp[i].cnt);
+		else if (sa->dir == DFE_DIR_IN)
 			finish(d, sa, dfe_sa_lss(sa), grp[i].m, grp[i].cnt);
 		else
 			dfe_outbound_finish(d, sa, grp[i].m, grp[i].cnt);
@@ -202,7 +217,10 @@ crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 	uint16_t n;
 
 	if (sa->gcm != NULL) {
-		dfe_gcm_inbound(d, sa, mb, k);
+		if (sa->lksd == DFE_LKSD_GCM)	/* finished by dfe_lksd_drain() */
+			dfe_gcm_lksd_submit(d, sa, mb, k);
+		else
+			dfe_gcm_inbound(d, sa, mb, k);
 		return;
 	}
 	if (sa->cbc != NULL) {

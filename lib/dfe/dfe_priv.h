@@ -33,6 +33,10 @@ enum {
 	DFE_LKSD_SMALL,   /* cpu crypto for groups of DFE_MB_BATCH or more,
 			   * enqueue/dequeue for smaller ones and while the SA
 			   * has operations in the device (sa->lss) */
+	DFE_LKSD_GCM,     /* enqueue/dequeue of the DFE's own GCM operations
+			   * (lookaside mode, tunnel AES-GCM SAs, sa->gcm
+			   * without its key block: dfe_gcm_lksd.c); no
+			   * lib/ipsec SA */
 };
 
 /*
@@ -192,7 +196,7 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa, bool cold)
 	 * GCM one has no lines to prefetch (cses_lines 0, step 19) */
 	if (sa->cbc != NULL)
 		cs = (const uint8_t *)sa->cbc;
-	else if (sa->gcm == NULL)
+	else if (sa->gcm == NULL && is != NULL)
 		for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
 			rte_prefetch0(is + i * RTE_CACHE_LINE_SIZE);
 	for (m = sa->cses_lines; m != 0; m &= m - 1)
@@ -245,6 +249,9 @@ void dfe_cbc_iv_fix(struct rte_crypto_op *cop[], uint16_t n);
 /* dfe_inbound.c: the enqueue/dequeue crypto path, both directions */
 void dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		     uint16_t n);
+void dfe_lksd_enqueue(struct dfe *d, struct dfe_sa *sa,
+		      struct rte_crypto_op *cop[], struct rte_mbuf *mb[],
+		      uint16_t n);
 unsigned dfe_lksd_drain(struct dfe *d);
 
 /* Where an authenticated NAT-T packet came from (the CE polls it). */
@@ -397,6 +404,12 @@ void dfe_cbc_sa_free(struct dfe_sa *sa);
 void dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		    uint16_t n);
 void dfe_cbc_complete(struct dfe *d);
+/* dfe_gcm_lksd.c: the lookaside GCM path (outbound: dfe_gcm_outbound()
+ * builds the packets, dfe_gcm_lksd_finish() sends them) */
+void dfe_gcm_lksd_submit(struct dfe *d, struct dfe_sa *sa,
+			 struct rte_mbuf *mb[], uint16_t n);
+void dfe_gcm_lksd_finish(struct dfe *d, struct dfe_sa *sa,
+			 struct rte_mbuf *mb[], uint16_t n);
 /* dfe_gcm_out.c */
 void dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		      uint16_t n);

@@ -13,6 +13,16 @@
 
 #include "dfe_priv.h"
 
+/* The private bytes behind each crypto op of a pool
+ * (rte_crypto_op_pool_create()'s priv_size). */
+static uint16_t
+cop_priv(struct rte_mempool *mp)
+{
+	const struct rte_crypto_op_pool_private *pp = rte_mempool_get_priv(mp);
+
+	return mp->private_data_size < sizeof(*pp) ? 0 : pp->priv_size;
+}
+
 struct dfe *
 dfe_create(const struct dfe_conf *c)
 {
@@ -21,7 +31,8 @@ dfe_create(const struct dfe_conf *c)
 
 	if (c == NULL || c->ring == NULL || c->route == NULL ||
 	    c->txq == NULL || c->stats == NULL || c->max_sa == 0 ||
-	    (c->crypto == DFE_CRYPTO_LOOKASIDE && c->cop_pool == NULL)) {
+	    (c->crypto == DFE_CRYPTO_LOOKASIDE && c->cop_pool == NULL) ||
+	    (c->cop_pool != NULL && cop_priv(c->cop_pool) < DFE_COP_PRIV)) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -282,6 +293,9 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		rc = dfe_cbc_sa_init(d, sa, p);
 	if (rc != 0)
 		goto fail;
+	/* the lookaside GCM path: a crypto session, no lib/ipsec SA */
+	if (sa->lksd == DFE_LKSD_GCM)
+		goto session;
 	if (sa->gcm != NULL || sa->cbc != NULL) {
 		sa->lksd = DFE_LKSD_NEVER;
 		return sa;
@@ -303,12 +317,15 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 	if (rc < 0)
 		goto fail;
 
+session:
 	sa->cses = rte_cryptodev_sym_session_create(d->c.cdev_id, p->xform,
 						    sess_pool);
 	if (sa->cses == NULL) {
 		rc = -(rte_errno ? rte_errno : ENOTSUP);
 		goto fail;
 	}
+	if (sa->lksd == DFE_LKSD_GCM)
+		goto done;
 	sa->ss.sa = sa->ipsec_sa;
 	sa->ss.type = sa->lksd == DFE_LKSD_ALWAYS ?
 		RTE_SECURITY_ACTION_TYPE_NONE :
@@ -325,6 +342,7 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		if (rc != 0)
 			goto fail;
 	}
+done:
 	cses_prefetch_lines(sa);
 	/* lookaside completions find the SA from the crypto session */
 	rte_cryptodev_sym_session_opaque_data_set(sa->cses,
@@ -458,7 +476,8 @@ dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
 	out->last_sqn = sa->dir == DFE_DIR_IN ? sa->replay->top : sa->out_sqn;
 	out->gated = sa->gated;
 	out->expired = sa->expired;
-	out->crypto = sa->gcm != NULL ? "direct-gcm" :
+	out->crypto = sa->lksd == DFE_LKSD_GCM ? "lookaside-gcm" :
+		sa->gcm != NULL ? "direct-gcm" :
 		sa->cbc != NULL ? "direct-cbc" :
 		sa->lksd == DFE_LKSD_NEVER ? "cpu" :
 		sa->lksd == DFE_LKSD_SMALL ? "cpu+lookaside" : "lookaside";

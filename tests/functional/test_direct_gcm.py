@@ -1,6 +1,8 @@
-"""The direct GCM path (lib/dfe/dfe_gcm.c: inbound tunnel-mode AES-GCM SAs in
-cpu mode decrypted with intel-ipsec-mb's GCM API, without lib/ipsec) against
-lib/ipsec's path (the same binary with SPIGATE_DIRECT_GCM=0).
+"""The direct GCM paths against lib/ipsec's (the same binary with
+SPIGATE_DIRECT_GCM=0): in cpu mode lib/dfe/dfe_gcm.c (inbound tunnel-mode
+AES-GCM SAs decrypted with intel-ipsec-mb's GCM API, without lib/ipsec), in
+lookaside mode lib/dfe/dfe_gcm_lksd.c (the DFE's own crypto operations on
+the aesni_mb device and its own post-processing, without lib/ipsec).
 
 One capture of scapy-built ESP: valid packets of every tunnel shape and key
 size, ESN across 2^32, out-of-order inside the window, and every kind of bad
@@ -20,9 +22,9 @@ GCM256 = "aes-256-gcm"
 CBC = "aes-128-cbc+hmac-sha256-128"
 
 
-def build(rng):
+def build(rng, crypto="cpu"):
     """The scenario and the drops it must produce."""
-    sc = Scenario(crypto="cpu", rng=rng)
+    sc = Scenario(crypto=crypto, rng=rng)
     drops = {}
     i = 0
     flows = []
@@ -58,9 +60,10 @@ def build(rng):
     return sc, drops
 
 
-@pytest.fixture(scope="module")
-def runs(spigate_bin, tmp_path_factory):
-    return direct.two_runs(build, "SPIGATE_DIRECT_GCM", "dgcm", spigate_bin, tmp_path_factory)
+@pytest.fixture(scope="module", params=["cpu", "lookaside"])
+def runs(request, spigate_bin, tmp_path_factory):
+    return direct.two_runs(build, "SPIGATE_DIRECT_GCM", "dgcm", spigate_bin, tmp_path_factory,
+                           crypto=request.param)
 
 
 @pytest.mark.parametrize("path", direct.PATHS)
@@ -79,19 +82,25 @@ def test_same_output(runs):
     assert a.stats == b.stats
 
 
-def test_path_reported(spigate_bin, workdir, seed_rng, monkeypatch):
-    """sa-show says which path each SA takes: direct-gcm for a GCM tunnel
-    SA, cpu for GCM transport (lib/ipsec), direct-cbc for CBC+HMAC (its own
-    switch, test_direct_cbc); the GCM ones cpu with SPIGATE_DIRECT_GCM=0."""
+@pytest.mark.parametrize("crypto,gcm,other,cbc", [
+    ("cpu", "direct-gcm", "cpu", "direct-cbc"),
+    ("lookaside", "lookaside-gcm", "lookaside", "lookaside")])
+def test_path_reported(crypto, gcm, other, cbc, spigate_bin, workdir, seed_rng,
+                       monkeypatch):
+    """sa-show says which path each SA takes. cpu mode: direct-gcm for a GCM
+    tunnel SA, cpu for GCM transport (lib/ipsec), direct-cbc for CBC+HMAC
+    (its own switch, test_direct_cbc). Lookaside mode: lookaside-gcm for a
+    GCM tunnel SA, lookaside (lib/ipsec) for the others. The GCM tunnel ones
+    take lib/ipsec's path of their mode with SPIGATE_DIRECT_GCM=0."""
     want = {}
-    sc = Scenario(crypto="cpu", rng=seed_rng)
-    for i, (algo, mode, path) in enumerate(((GCM128, "4in4", "direct-gcm"),
-                                            (GCM256, "6in4", "direct-gcm"),
-                                            (GCM128, "trans4", "cpu"),
-                                            (CBC, "4in4", "direct-cbc"))):
+    sc = Scenario(crypto=crypto, rng=seed_rng)
+    for i, (algo, mode, path) in enumerate(((GCM128, "4in4", gcm),
+                                            (GCM256, "6in4", gcm),
+                                            (GCM128, "trans4", other),
+                                            (CBC, "4in4", cbc))):
         f = sc.flow(i, algo, mode, install="eager")
         want[f.spi] = path
     direct.assert_paths_reported(
-        sc, {spi: (lambda off, p=p: "cpu" if off and p == "direct-gcm" else p)
+        sc, {spi: (lambda off, p=p: other if off and p == gcm else p)
              for spi, p in want.items()},
         "in", "SPIGATE_DIRECT_GCM", spigate_bin, workdir, monkeypatch)

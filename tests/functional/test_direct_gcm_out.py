@@ -1,7 +1,8 @@
 """The direct GCM path outbound (lib/dfe/dfe_gcm_out.c: outbound tunnel-mode
-AES-GCM SAs in cpu mode encapsulated and encrypted with intel-ipsec-mb's GCM
-API, without lib/ipsec) against lib/ipsec's path (the same binary with
-SPIGATE_DIRECT_GCM=0).
+AES-GCM SAs encapsulated without lib/ipsec, then encrypted with
+intel-ipsec-mb's GCM API in cpu mode, or by the aesni_mb device through the
+DFE's own operations in lookaside mode, dfe_gcm_lksd.c) against lib/ipsec's
+path of the same mode (the same binary with SPIGATE_DIRECT_GCM=0).
 
 One capture of clear packets into lan0: GCM-128 and GCM-256 tunnels of every
 shape (4in4, 6in6, 4in6, 6in4, NAT-T over IPv4 and IPv6 outer, ESN), every
@@ -68,9 +69,9 @@ def no_room(frame_len, esn):
     return pad2 + 16 + 16 + (4 if esn else 0) > DATA_ROOM - frame_len
 
 
-def build(rng):
+def build(rng, crypto="cpu"):
     """The scenario and the drops it must produce."""
-    sc = OutScenario(crypto="cpu", rng=rng, wan1=True)
+    sc = OutScenario(crypto=crypto, rng=rng, wan1=True)
     sc.dep.port("wan0").mtu = MTU
     sc.dep.port("wan1").mtu = BIG_MTU
     sc.dep.routes += [Route("172.19.0.0/16", "wan1", topo.GW1_4),
@@ -149,9 +150,10 @@ def build(rng):
     return sc, drops
 
 
-@pytest.fixture(scope="module")
-def runs(spigate_bin, tmp_path_factory):
-    return direct.two_runs(build, "SPIGATE_DIRECT_GCM", "dgcmo", spigate_bin, tmp_path_factory)
+@pytest.fixture(scope="module", params=["cpu", "lookaside"])
+def runs(request, spigate_bin, tmp_path_factory):
+    return direct.two_runs(build, "SPIGATE_DIRECT_GCM", "dgcmo", spigate_bin, tmp_path_factory,
+                           crypto=request.param)
 
 
 @pytest.mark.parametrize("path", direct.PATHS)
@@ -182,22 +184,25 @@ def test_same_output(runs):
     assert a.stats == b.stats
 
 
-def test_path_reported(spigate_bin, workdir, seed_rng, monkeypatch):
-    """sa-show of outbound SAs: direct-gcm for a GCM tunnel SA (IPv4 or
-    IPv6 outer, NAT-T, ESN), cpu for GCM transport (lib/ipsec), lookaside
-    for CBC (its IVs: docs/architecture.md); cpu for every GCM SA with
-    SPIGATE_DIRECT_GCM=0."""
+@pytest.mark.parametrize("crypto,gcm,other", [("cpu", "direct-gcm", "cpu"),
+                                              ("lookaside", "lookaside-gcm", "lookaside")])
+def test_path_reported(crypto, gcm, other, spigate_bin, workdir, seed_rng, monkeypatch):
+    """sa-show of outbound SAs. cpu mode: direct-gcm for a GCM tunnel SA
+    (IPv4 or IPv6 outer, NAT-T, ESN), cpu for GCM transport (lib/ipsec),
+    lookaside for CBC (its IVs: docs/architecture.md). Lookaside mode:
+    lookaside-gcm for the GCM tunnel SAs, lookaside for the others. With
+    SPIGATE_DIRECT_GCM=0 every GCM SA takes lib/ipsec's path of its mode."""
     want = {}
-    sc = OutScenario(crypto="cpu", rng=seed_rng)
+    sc = OutScenario(crypto=crypto, rng=seed_rng)
     for i, (algo, mode, natt, esn, path) in enumerate((
-            (GCM128, "4in4", False, False, "direct-gcm"),
-            (GCM256, "6in6", True, True, "direct-gcm"),
-            (GCM128, "4in6", False, False, "direct-gcm"),
-            (GCM128, "trans4", False, False, "cpu"),
+            (GCM128, "4in4", False, False, gcm),
+            (GCM256, "6in6", True, True, gcm),
+            (GCM128, "4in6", False, False, gcm),
+            (GCM128, "trans4", False, False, other),
             (CBC, "4in4", False, False, "lookaside"))):
         f = sc.flow(i, algo, mode, natt, esn=esn, install="eager")
         want[f.spi] = path
     direct.assert_paths_reported(
-        sc, {spi: (lambda off, p=p: p if not off or p == "lookaside" else "cpu")
+        sc, {spi: (lambda off, p=p: other if off and p == gcm else p)
              for spi, p in want.items()},
         "out", "SPIGATE_DIRECT_GCM", spigate_bin, workdir, monkeypatch)

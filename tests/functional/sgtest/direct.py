@@ -11,11 +11,16 @@ from . import SEED
 PATHS = ("lib/ipsec", "direct")
 
 
-def two_runs(build, switch, tag, spigate_bin, tmp_path_factory):
+def two_runs(build, switch, tag, spigate_bin, tmp_path_factory, crypto=None):
     """{path: (scenario, drops, result)}: build(rng) -> (scenario, drops)
     is called once per run with the same seed, so both runs get the same
     capture; `switch` is the environment variable (SPIGATE_DIRECT_GCM or
-    SPIGATE_DIRECT_CBC)."""
+    SPIGATE_DIRECT_CBC). With `crypto` ("cpu" or "lookaside"), build(rng,
+    crypto) and, in lookaside mode, a tag (seed and folder) of its own."""
+    if crypto is not None:
+        b, build = build, lambda rng: b(rng, crypto)
+        if crypto != "cpu":
+            tag += "_lksd"
     out = {}
     mp = pytest.MonkeyPatch()
     try:

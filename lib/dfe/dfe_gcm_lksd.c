@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ESP with AES-GCM (RFC 4106) in lookaside mode, for tunnel-mode SAs: the
+ * DFE builds the crypto operations itself and finishes the completed ones
+ * itself, without lib/ipsec. Inbound here; outbound, dfe_gcm_outbound()
+ * builds the packets as in cpu mode and hands them to the device, and
+ * dfe_gcm_lksd_finish() sends them. The crypto stays on the device
+ * (aesni_mb here, QAT on hardware), through the SA's crypto session.
+ *
+ * lib/ipsec's prepare and process cost about 40 cycles a packet of the 340
+ * of a 64-byte packet on this path (docs/PERFORMANCE.md, step 26), and on a
+ * device that does the crypto off the CPU they are most of what is left on
+ * it. What lib/ipsec checks, this checks, in the same order and with the
+ * same drop reasons, as the direct GCM path does (dfe_gcm.c): a payload
+ * that is not a whole number of 4-byte words is malformed before the
+ * crypto; the device's verdict on the ICV; then trailer, padding and next
+ * header (malformed), the replay window, the strip and the way out
+ * (dfe_in_finish()).
+ *
+ * The operation: IV and AAD in the op's private area (DFE_IV_OFS, 16 bytes
+ * each; the pool's DFE_COP_PRIV), the ICV read where it is in the packet,
+ * decryption in place. The SA keeps its crypto session's 'opaque data'
+ * pointing at itself, so dfe_lksd_drain() groups the completions by SA as
+ * it does lib/ipsec's.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <rte_crypto.h>
+#include <rte_cryptodev.h>
+#include <rte_mbuf.h>
+
+#include "dfe_fwd.h"
+#include "dfe_gcm.h"
+#include "dfe_priv.h"
+#include "sg_meta.h"
+
+_Static_assert(DFE_COP_PRIV >= 32, "IV and AAD in the op's private area");
+
+/*
+ * Inbound packets of one SA that passed the pre-checks of inbound()
+ * (sequence number reconstructed into meta->sqn, NAT-T UDP header counted
+ * in l3_len): one operation each, handed to the DFE's queue pair.
+ */
+void
+dfe_gcm_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		    uint16_t n)
+{
+	const struct dfe_gcm *g = sa->gcm;
+	const int32_t icv_len = g->icv_len;
+	struct rte_crypto_op *cop[SG_BURST];
+	struct rte_mbuf *mal[SG_BURST];
+	uint16_t i, j = 0, nm = 0;
+
+	if (rte_crypto_op_bulk_alloc(d->c.cop_pool,
+				     RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
+		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t hl = m->l2_len + m->l3_len;
+		uint32_t pofs = hl + ESP_HDR + GCM_IV;
+		const uint8_t *esp = rte_pktmbuf_mtod_offset(m, const uint8_t *,
+							     hl);
+		int32_t clen = (int32_t)m->pkt_len - (int32_t)pofs - icv_len;
+		uint32_t spi, lo, hi;
+
+		if (unlikely(m->nb_segs != 1 || clen < 0 || (clen & 3) != 0)) {
+			mal[nm++] = m;
+			continue;
+		}
+		dfe_gcm_nonce(dfe_gcm_op_iv(cop[j]), g->salt, esp + ESP_HDR);
+		/* SPI, then the sequence number: with ESN its high half
+		 * between the SPI and the low half (RFC 4106 5) */
+		memcpy(&spi, esp, 4);
+		memcpy(&lo, esp + 4, 4);
+		if (sa->esn) {
+			hi = rte_cpu_to_be_32((uint32_t)(sg_meta(m)->sqn >> 32));
+			dfe_gcm_store16(dfe_gcm_op_aad(cop[j]), (uint64_t)spi |
+					(uint64_t)hi << 32, lo);
+		} else {
+			dfe_gcm_store16(dfe_gcm_op_aad(cop[j]), (uint64_t)spi |
+					(uint64_t)lo << 32, 0);
+		}
+		dfe_gcm_op_fill(cop[j], sa->cses, m, pofs, (uint32_t)clen,
+				pofs + (uint32_t)clen);
+		mb[j++] = m;
+	}
+	if (unlikely(nm != 0)) {
+		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[j], n - j);
+		dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
+	}
+	if (j != 0)
+		dfe_lksd_enqueue(d, sa, cop, mb, j);
+}
+
+/*
+ * Completed inbound operations of one SA, in the order they were submitted
+ * (rte_ipsec_pkt_crypto_group() flagged the failed ones). A failure counts
+ * as a replay when the window held its number before this batch (it passed
+ * the pre-check while its original was still in the device), else as an
+ * authentication failure: as finish() does for lib/ipsec's operations.
+ */
+static void
+finish_in(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
+{
+	const struct dfe_gcm *g = sa->gcm;
+	const struct dfe_selset *ss = __atomic_load_n(&sa->sel,
+						      __ATOMIC_ACQUIRE);
+	const uint32_t icv_len = g->icv_len;
+	struct dfe_bad bad;
+	struct sg_fwd_batch out;
+	uint32_t stale = 0;	/* bit i: mb[i] failed and was a replay */
+	uint64_t bytes = 0;
+	unsigned i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (unlikely(mb[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) &&
+		    dfe_replay_check(sa->replay, sg_meta(mb[i])->sqn) != 0)
+			stale |= UINT32_C(1) << i;
+	sg_fwd_init(&out, sa->inner_family);
+	bad.n = 0;
+	memset(bad.cnt, 0, sizeof(bad.cnt));
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t pofs = m->l2_len + m->l3_len + ESP_HDR + GCM_IV;
+
+		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)) {
+			dfe_bad_put(&bad, m, (stale >> i) & 1 ?
+				    SG_DROP_REPLAY : SG_DROP_AUTH_FAILED);
+			continue;
+		}
+		k += dfe_in_finish(sa, ss, &out, &bad, m, g->next_proto,
+				   rte_pktmbuf_mtod_offset(m, const uint8_t *,
+							   pofs),
+				   (int32_t)(m->pkt_len - pofs - icv_len),
+				   pofs, icv_len, &bytes);
+	}
+	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
+}
+
+/*
+ * Completed operations of one SA (dfe_lksd_drain()). Outbound, the packets
+ * dfe_gcm_outbound() built and this path encrypted: a failed operation is
+ * crypto_error, as after lib/ipsec's; the others go to the fix-ups and out
+ * (dfe_outbound_tx()).
+ */
+void
+dfe_gcm_lksd_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		    uint16_t n)
+{
+	struct rte_mbuf *bad[SG_BURST];
+	uint16_t i, k = 0, nb = 0;
+
+	if (sa->dir == DFE_DIR_IN) {
+		finish_in(d, sa, mb, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (unlikely(mb[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED))
+			bad[nb++] = mb[i];
+		else
+			mb[k++] = mb[i];
+	}
+	dfe_drop(d, sa, SG_DROP_CRYPTO_ERROR, bad, nb);
+	if (k != 0)
+		dfe_outbound_tx(d, sa, mb, k);
+}
