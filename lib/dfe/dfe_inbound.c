@@ -142,23 +142,46 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 }
 
 /*
- * Hand n prepared operations (cop[i] for mb[i]) of one SA to the DFE's
- * queue pair; what the device does not take is dropped (ring_full).
+ * Stage n prepared operations (cop[i] for mb[i]) of one SA for the DFE's
+ * queue pair: they are enqueued together with the other groups' at the end
+ * of the burst (dfe_lksd_flush()), or before any drain.
  */
 void
 dfe_lksd_enqueue(struct dfe *d, struct dfe_sa *sa, struct rte_crypto_op *cop[],
 		 struct rte_mbuf *mb[], uint16_t n)
 {
-	uint16_t e;
+	(void)mb;
+	if (d->n_lk + n > DFE_CRYPTO_MAX)
+		dfe_lksd_flush(d);
+	memcpy(&d->lk[d->n_lk], cop, n * sizeof(cop[0]));
+	d->n_lk += n;
+	__atomic_store_n(&sa->inflight, sa->inflight + n, __ATOMIC_RELEASE);
+}
 
-	e = rte_cryptodev_enqueue_burst(d->c.cdev_id, d->c.cdev_qp, cop, n);
+/* What the device does not take is dropped (ring_full). */
+void
+dfe_lksd_flush(struct dfe *d)
+{
+	unsigned e, i;
+
+	if (d->n_lk == 0)
+		return;
+	e = rte_cryptodev_enqueue_burst(d->c.cdev_id, d->c.cdev_qp, d->lk,
+					(uint16_t)d->n_lk);
 	d->inflight += e;
-	__atomic_store_n(&sa->inflight, sa->inflight + e, __ATOMIC_RELEASE);
-	if (e < n) {
-		/* ops first: they point at the mbufs */
-		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[e], n - e);
-		dfe_drop(d, sa, SG_DROP_RING_FULL, &mb[e], n - e);
+	for (i = e; i < d->n_lk; i++) {
+		struct rte_crypto_op *op = d->lk[i];
+		struct rte_mbuf *m = op->sym->m_src;
+		struct dfe_sa *sa = (struct dfe_sa *)(uintptr_t)
+			rte_cryptodev_sym_session_opaque_data_get(
+				op->sym->session);
+
+		__atomic_store_n(&sa->inflight, sa->inflight - 1,
+				 __ATOMIC_RELEASE);
+		rte_mempool_put(d->c.cop_pool, op);
+		dfe_drop(d, sa, SG_DROP_RING_FULL, &m, 1);
 	}
+	d->n_lk = 0;
 }
 
 /* Lookaside: collect completed operations, grouped by SA. */
@@ -170,6 +193,7 @@ dfe_lksd_drain(struct dfe *d)
 	struct rte_ipsec_group grp[SG_BURST];
 	uint16_t n, ng, i, done = 0;
 
+	dfe_lksd_flush(d);
 	n = rte_cryptodev_dequeue_burst(d->c.cdev_id, d->c.cdev_qp, cop,
 					SG_BURST);
 	if (n == 0)
@@ -348,6 +372,7 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 					sa->replay->win, seq) >> 32)) && k != 0) {
 				crypto(d, sa, mb, k);
 				dfe_cbc_complete(d);	/* mb[] is reused */
+				dfe_lksd_flush(d);
 				while (d->inflight != 0)
 					dfe_lksd_drain(d);
 				done += k;
@@ -423,6 +448,7 @@ run_groups(struct dfe *d, struct grp *g, unsigned ng)
 	}
 	/* the direct CBC groups, whose lanes the whole burst filled */
 	dfe_cbc_complete(d);
+	dfe_lksd_flush(d);
 }
 
 /*
