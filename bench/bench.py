@@ -882,6 +882,7 @@ def main():
     b.peer = out.stdout.strip().splitlines()[-1]
 
     os.makedirs(resdir, exist_ok=True)
+    report.save_machine(resdir)
     reps = a.reps or 3
     started = datetime.datetime.now(datetime.timezone.utc)
     log("bench (%s): %d rows x %d repetitions, warm-up %.0f s, window %.0f s, results in %s"

@@ -91,6 +91,17 @@ def machine():
     return m
 
 
+def save_machine(resdir):
+    """The machine and versions of a run, taken as it starts (the commit
+    measured), into the results folder: the run's report and a later
+    --report-only name these, never an earlier run's machine.json left in
+    the folder (the quick folder kept naming its previous commit)."""
+    m = machine()
+    with open(os.path.join(resdir, "machine.json"), "w") as f:
+        json.dump(m, f, indent=1)
+    return m
+
+
 def summarize(rows, res, fwd, cry, tsc):
     """Per row: medians of the undisturbed repetitions; the ratios are
     medians of per-repetition ratios (spigate and the peer run back to back,

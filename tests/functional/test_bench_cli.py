@@ -88,3 +88,21 @@ def test_report_only_keeps_the_commit_measured(tmp_path):
     text = (res / "results.md").read_text()
     assert "spigate %s." % measured in text
     assert "Mpps by vCPU placement: close: spigate" in text
+
+
+def test_a_run_names_its_own_commit(tmp_path):
+    """A measuring run writes the machine and the commit it measures into
+    its results folder as it starts (report.save_machine(), called by
+    bench.py before the first row): the machine.json of an earlier run in
+    the same folder, which the report reads, is replaced."""
+    import json
+    report = import_bench_module("report")
+    (tmp_path / "machine.json").write_text(json.dumps({"spigate": "0000000 (old)"}))
+    report.save_machine(str(tmp_path))
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+    with open(tmp_path / "machine.json") as f:
+        assert json.load(f)["spigate"].startswith(head)
+    with open(BENCH) as f:
+        src = f.read()
+    assert src.index("report.save_machine(resdir)") < src.index("b.throughput(rows, reps")
