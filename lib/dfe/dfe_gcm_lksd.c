@@ -92,7 +92,7 @@ dfe_gcm_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
 	}
 	if (j != 0)
-		dfe_lksd_enqueue(d, sa, cop, mb, j);
+		dfe_lksd_enqueue(d, sa, cop, j);
 }
 
 /*

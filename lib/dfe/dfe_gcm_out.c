@@ -193,7 +193,7 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
 		dfe_drop(d, sa, SG_DROP_NO_MBUF, nom, no);
 		if (k != 0)
-			dfe_lksd_enqueue(d, sa, cop, mb, (uint16_t)k);
+			dfe_lksd_enqueue(d, sa, cop, (uint16_t)k);
 		return;
 	}
 	for (i = 0; i < k; i++) {

@@ -138,19 +138,18 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		return;
 	if (sa->iv_rand)
 		dfe_cbc_iv_fix(cop, j);
-	dfe_lksd_enqueue(d, sa, cop, mb, j);
+	dfe_lksd_enqueue(d, sa, cop, j);
 }
 
 /*
- * Stage n prepared operations (cop[i] for mb[i]) of one SA for the DFE's
- * queue pair: they are enqueued together with the other groups' at the end
- * of the burst (dfe_lksd_flush()), or before any drain.
+ * Stage n prepared operations of one SA (each names its mbuf) for the
+ * DFE's queue pair: they are enqueued together with the other groups' at
+ * the end of the burst (dfe_lksd_flush()), or before any drain.
  */
 void
 dfe_lksd_enqueue(struct dfe *d, struct dfe_sa *sa, struct rte_crypto_op *cop[],
-		 struct rte_mbuf *mb[], uint16_t n)
+		 uint16_t n)
 {
-	(void)mb;
 	if (d->n_lk + n > DFE_CRYPTO_MAX)
 		dfe_lksd_flush(d);
 	memcpy(&d->lk[d->n_lk], cop, n * sizeof(cop[0]));

@@ -231,7 +231,9 @@ struct dfe {
 	uint8_t job_tag[DFE_CBC_MAX][32];  /* computed ICV */
 	uint8_t job_icv[DFE_CBC_MAX][32];  /* received ICV (ESN SAs) */
 	unsigned n_stash;
-	unsigned n_lk;                /* operations staged for the device */
+	unsigned n_lk;                /* operations staged for the device;
+				       * none outside dispatch(): run_groups()
+				       * flushes them */
 	struct rte_crypto_op *lk[DFE_CRYPTO_MAX];
 	unsigned n_ahead;             /* dequeued, processed next poll */
 	struct rte_mbuf *ahead[SG_BURST];
@@ -252,8 +254,7 @@ void dfe_cbc_iv_fix(struct rte_crypto_op *cop[], uint16_t n);
 void dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		     uint16_t n);
 void dfe_lksd_enqueue(struct dfe *d, struct dfe_sa *sa,
-		      struct rte_crypto_op *cop[], struct rte_mbuf *mb[],
-		      uint16_t n);
+		      struct rte_crypto_op *cop[], uint16_t n);
 unsigned dfe_lksd_drain(struct dfe *d);
 void dfe_lksd_flush(struct dfe *d);
 
