@@ -61,7 +61,7 @@ int cfe_parse(const uint8_t *frame, uint32_t len, struct cfe_pkt_info *info);
 
 /*
  * The outer IPv4 header checksum as the NIC found it (the mbuf's
- * RTE_MBUF_F_RX_IP_CKSUM_* flags, cfe_hw_csum()): GOOD skips the software
+ * RTE_MBUF_F_RX_IP_CKSUM_* flags, hw_csum() in cfe_rx.c): GOOD skips the software
  * sum, BAD drops the frame as malformed (after the header's other checks,
  * as a wrong sum would), UNKNOWN sums in software, as cfe_parse() does.
  */
