@@ -34,6 +34,7 @@ struct cfe {
 	 * go first on the next poll, and nothing is received until they are
 	 * gone (flush_dfes()); read by the CE when it drains (cfe_staged()) */
 	uint32_t left;
+	struct cfe_spd_memo *memo;    /* verdicts of recent clear address pairs */
 	struct stage dfe[SG_MAX_DFE];
 	struct stage punt;
 } __rte_cache_aligned;
@@ -95,6 +96,12 @@ cfe_create(const struct cfe_conf *c)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
+	f->memo = cfe_spd_memo_create(c->socket);
+	if (f->memo == NULL) {
+		rte_free(f);
+		rte_errno = ENOMEM;
+		return NULL;
+	}
 	f->c = *c;
 	f->st = c->stats;
 	f->tsc_per_punt = rte_get_tsc_hz() / c->punt_rate;
@@ -116,6 +123,7 @@ cfe_destroy(struct cfe *c)
 	/* only when the drain gave up on a DFE that took nothing more */
 	for (d = 0; d < c->c.n_dfe; d++)
 		rte_pktmbuf_free_bulk(c->dfe[d].m, c->dfe[d].n);
+	cfe_spd_memo_free(c->memo);
 	rte_free(c);
 }
 
@@ -265,7 +273,8 @@ clear_path(struct cfe *f, const struct cfe_rxq *q, struct rte_mbuf *m[],
 	for (v = 0; v < 2; v++) {
 		if (nt[v] == 0)
 			continue;
-		cfe_spd_lookup_bulk(spd, dir, v ? 6 : 4, tp[v], nt[v], rule);
+		cfe_spd_lookup_memo(spd, f->memo, dir, v ? 6 : 4, tp[v], nt[v],
+				    rule);
 		for (k = 0; k < nt[v]; k++) {
 			const struct cfe_spd_rule *r = rule[k];
 			struct rte_mbuf *pm = m[idx[v][k]];

@@ -8,6 +8,7 @@
 #include <rte_acl.h>
 #include <rte_common.h>
 #include <rte_errno.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #include "cfe_spd.h"
@@ -47,15 +48,43 @@ struct spd_dir {
 	struct cfe_spd_rule *rules;     /* input order; ACL userdata = pos + 1 */
 	uint32_t n;
 	struct rte_acl_ctx *acl[2];     /* IPv4, IPv6; NULL: no rule of it */
+	/* IPv4: no rule of the family names a protocol or narrows a port
+	 * range, so the verdict is a function of the two addresses and
+	 * cfe_spd_lookup_memo() may remember it */
+	uint8_t addr_only4;
 };
 
 struct cfe_spd {
 	struct spd_dir dir[2];          /* enum cfe_spd_dir */
+	uint64_t gen;                   /* unique in the process, never 0 */
+};
+
+/*
+ * The memo: direct-mapped, one slot per hash of the address pair. A slot
+ * holds the verdict (the rule, or NULL for no match) with the tag of the
+ * SPD and direction it was found in: gen * 2 + dir. Generations are never
+ * reused, so a slot filled from an SPD that has since been replaced (and
+ * freed) can never match again; its stale rule pointer is never read.
+ */
+#define MEMO_SLOTS 4096
+
+struct memo_slot {
+	uint64_t pair;                  /* src (high) and dst words, as read */
+	uint64_t tag;                   /* 0: empty */
+	const struct cfe_spd_rule *rule;
+	uint64_t pad;                   /* two slots per cache line */
+};
+
+struct cfe_spd_memo {
+	uint64_t hits, misses;
+	struct memo_slot slot[MEMO_SLOTS] __rte_cache_aligned;
 };
 
 /* Process-wide sequence making context names unique: rte_acl_create()
  * returns the existing context when the name is taken. */
 static uint32_t name_seq;
+/* Generations of SPDs (cfe_spd.gen), from 1. */
+static uint64_t gen_seq;
 
 static unsigned
 fam_words(unsigned fi)
@@ -294,8 +323,17 @@ dir_init(struct spd_dir *d, const struct cfe_spd_rule *r, unsigned n,
 	if (d->rules == NULL)
 		return -ENOMEM;
 	memcpy(d->rules, r, sizeof(*r) * n);
-	for (i = 0; i < n; i++)
+	d->addr_only4 = 1;
+	for (i = 0; i < n; i++) {
+		const struct cfe_spd_rule *x = &d->rules[i];
+
 		d->rules[i].cls = 0;
+		if (x->src.addr.family == 4 &&
+		    (x->proto >= 0 || x->sport_lo != 0 ||
+		     x->sport_hi != UINT16_MAX || x->dport_lo != 0 ||
+		     x->dport_hi != UINT16_MAX))
+			d->addr_only4 = 0;
+	}
 	d->n = n;
 	return 0;
 }
@@ -318,6 +356,7 @@ cfe_spd_create(const char *name, const struct cfe_spd_rule *in, unsigned n_in,
 		rte_errno = ENOMEM;
 		return NULL;
 	}
+	s->gen = __atomic_add_fetch(&gen_seq, 1, __ATOMIC_RELAXED);
 	rc = dir_init(&s->dir[CFE_SPD_IN], in, n_in, socket);
 	if (rc == 0)
 		rc = dir_init(&s->dir[CFE_SPD_OUT], out, n_out, socket);
@@ -373,6 +412,91 @@ cfe_spd_lookup_bulk(const struct cfe_spd *s, enum cfe_spd_dir dir,
 		for (i = 0; i < m; i++)
 			rule[k + i] = res[i] != 0 ? &d->rules[res[i] - 1] :
 				NULL;
+	}
+}
+
+struct cfe_spd_memo *
+cfe_spd_memo_create(int socket)
+{
+	struct cfe_spd_memo *m;
+
+	m = rte_zmalloc_socket("cfe_spd_memo", sizeof(*m), RTE_CACHE_LINE_SIZE,
+			       socket);
+	if (m == NULL)
+		rte_errno = ENOMEM;
+	return m;
+}
+
+void
+cfe_spd_memo_free(struct cfe_spd_memo *m)
+{
+	rte_free(m);
+}
+
+void
+cfe_spd_memo_stats(const struct cfe_spd_memo *m, uint64_t *hits,
+		   uint64_t *misses)
+{
+	*hits = m->hits;
+	*misses = m->misses;
+}
+
+/*
+ * Pass one looks every pair up in the memo; the misses go to rte_acl in one
+ * call per CFE_SPD_BULK_MAX (through cfe_spd_lookup_bulk()) and fill their
+ * slots. Two misses of one burst on the same slot: the later one stays.
+ */
+void
+cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
+		    enum cfe_spd_dir dir, uint8_t family,
+		    const struct cfe_spd_tuple *const t[], unsigned n,
+		    const struct cfe_spd_rule *rule[])
+{
+	const struct cfe_spd_tuple *mt[CFE_SPD_BULK_MAX];
+	const struct cfe_spd_rule *mr[CFE_SPD_BULK_MAX];
+	struct memo_slot *ms[CFE_SPD_BULK_MAX];
+	uint64_t pair[CFE_SPD_BULK_MAX], tag;
+	unsigned at[CFE_SPD_BULK_MAX], i, k, c, nm;
+
+	if (m == NULL || family != 4 || !s->dir[dir].addr_only4) {
+		cfe_spd_lookup_bulk(s, dir, family, t, n, rule);
+		return;
+	}
+	tag = s->gen * 2 + (unsigned)dir;
+	for (k = 0; k < n; k += c) {
+		c = RTE_MIN(n - k, (unsigned)CFE_SPD_BULK_MAX);
+		nm = 0;
+		for (i = 0; i < c; i++) {
+			const struct cfe_spd_tuple *x = t[k + i];
+			struct memo_slot *sl;
+			uint32_t a, b;
+			uint64_t p;
+
+			memcpy(&a, x->src.a, sizeof(a));
+			memcpy(&b, x->dst.a, sizeof(b));
+			p = (uint64_t)a << 32 | b;
+			sl = &m->slot[rte_hash_crc_8byte(p, (uint32_t)dir) &
+				      (MEMO_SLOTS - 1)];
+			if (sl->pair == p && sl->tag == tag) {
+				rule[k + i] = sl->rule;
+				continue;
+			}
+			pair[nm] = p;
+			ms[nm] = sl;
+			mt[nm] = x;
+			at[nm++] = k + i;
+		}
+		m->hits += c - nm;
+		if (nm == 0)
+			continue;
+		m->misses += nm;
+		cfe_spd_lookup_bulk(s, dir, family, mt, nm, mr);
+		for (i = 0; i < nm; i++) {
+			ms[i]->pair = pair[i];
+			ms[i]->tag = tag;
+			ms[i]->rule = mr[i];
+			rule[at[i]] = mr[i];
+		}
 	}
 }
 

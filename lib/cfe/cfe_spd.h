@@ -100,6 +100,32 @@ void cfe_spd_lookup_bulk(const struct cfe_spd *s, enum cfe_spd_dir dir,
 			 uint8_t family,
 			 const struct cfe_spd_tuple *const t[], unsigned n,
 			 const struct cfe_spd_rule *rule[]);
+
+/*
+ * A lookup memo, one per lcore (never shared): the verdicts of recent IPv4
+ * address pairs, 4096 slots direct-mapped by a CRC of the pair (128 KiB).
+ * Used only where the verdict depends on the addresses alone: IPv4 in a
+ * direction whose IPv4 rules all match any protocol and every port (the
+ * usual site-to-site SPD). Elsewhere cfe_spd_lookup_memo() is
+ * cfe_spd_lookup_bulk(). A replaced SPD needs no flush: slots carry the
+ * SPD's generation, unique in the process. Control plane: create, free.
+ * NULL with rte_errno ENOMEM.
+ */
+struct cfe_spd_memo;
+
+struct cfe_spd_memo *cfe_spd_memo_create(int socket);
+void cfe_spd_memo_free(struct cfe_spd_memo *m);
+/* Tuples answered from the memo, and tuples it had to send to rte_acl
+ * (only those of SPDs it applies to). The memo's lcore, or once it stopped. */
+void cfe_spd_memo_stats(const struct cfe_spd_memo *m, uint64_t *hits,
+			uint64_t *misses);
+/* cfe_spd_lookup_bulk() through the memo m (NULL: none); same contract and
+ * same results. The lcore that owns m. */
+void cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
+			 enum cfe_spd_dir dir, uint8_t family,
+			 const struct cfe_spd_tuple *const t[], unsigned n,
+			 const struct cfe_spd_rule *rule[]);
+
 /* One tuple (family: t->src.family), for the control plane or a single
  * packet. t need not be packed (a packed copy is classified). Any lcore. */
 const struct cfe_spd_rule *cfe_spd_lookup(const struct cfe_spd *s,

@@ -3,8 +3,8 @@
  * Unit tests of the SPD (cfe_spd on rte_acl): argument checks, a table of
  * matching cases (priorities, file order, prefixes, ports, protocols, IPv6,
  * families, empty directions, default deny), rule binding, context names, a
- * randomized differential test against a linear reference, and a timing of
- * the bulk lookup. Needs EAL (--no-huge, one lcore).
+ * randomized differential test against a linear reference, the lookup memo
+ * (the same reference, a replaced SPD), and a timing of the bulk lookup. Needs EAL (--no-huge, one lcore).
  *
  * SPD_SEED=<n> reruns the randomized test with another seed; SPD_PERF_ITERS
  * sets the number of timed batches (valgrind: make it small).
@@ -1054,6 +1054,217 @@ test_random(void **state)
 
 /* ---------------------------------------------------------------------- */
 
+#define MEMO_POOL 6000	/* distinct tuples, more than the memo's slots */
+#define MEMO_LOOKUPS 40000
+
+/* The rules of rnd_rule() with any protocol and every port: the SPD the
+ * memo applies to. */
+static struct cfe_spd_rule
+rnd_addr_rule(uint32_t pos)
+{
+	struct cfe_spd_rule r = rnd_rule(pos, 0);
+
+	r.proto = ANY;
+	r.sport_lo = r.dport_lo = 0;
+	r.sport_hi = r.dport_hi = 65535;
+	return r;
+}
+
+static uint64_t
+memo_total(const struct cfe_spd_memo *m, uint64_t *hits)
+{
+	uint64_t h, mi;
+
+	cfe_spd_memo_stats(m, &h, &mi);
+	if (hits != NULL)
+		*hits = h;
+	return h + mi;
+}
+
+/*
+ * The memo against the linear reference: address-only rules of both
+ * families in both directions, one memo for both directions, tuples drawn
+ * again and again from a pool larger than the memo (evictions, slots that
+ * collide), with protocol and ports changed at every draw (the memo must
+ * not care). Then a direction whose IPv4 rules name a port: the memo stands
+ * aside there (its counters do not move) and the other direction still
+ * uses it.
+ */
+static void
+test_memo(void **state)
+{
+	static struct cfe_spd_tuple pool[MEMO_POOL], tup[64];
+	const struct cfe_spd_tuple *tp[64];
+	const struct cfe_spd_rule *res[64];
+	struct cfe_spd_rule rules[2][NRULES], all[2 * NRULES];
+	struct cfe_spd_memo *m;
+	struct cfe_spd *s;
+	uint64_t hits, before, v4 = 0;
+	unsigned d, i, k, n, checked = 0;
+
+	(void)state;
+	rng_state = 0x3e30;
+	for (d = 0; d < 2; d++)
+		for (i = 0; i < NRULES; i++) {
+			rules[d][i] = rnd_addr_rule(i);
+			all[d * NRULES + i] = rules[d][i];
+		}
+	s = cfe_spd_create("memo", rules[0], NRULES, rules[1], NRULES,
+			   SOCKET_ID_ANY);
+	m = cfe_spd_memo_create(SOCKET_ID_ANY);
+	assert_non_null(s);
+	assert_non_null(m);
+	for (i = 0; i < MEMO_POOL; i++)
+		pool[i] = rnd_tuple(all, 2 * NRULES);
+	for (k = 0; k < MEMO_LOOKUPS; k += n) {
+		unsigned fam = rndn(2) ? 4 : 6;
+
+		d = rndn(2);
+		n = 1 + rndn(64);
+		for (i = 0; i < n; i++) {
+			/* one in two from a small corner of the pool: hits */
+			do
+				tup[i] = pool[rndn(2) ? rndn(64) :
+					      rndn(MEMO_POOL)];
+			while (tup[i].src.family != fam);
+			tup[i].proto = protos[rndn(RTE_DIM(protos))];
+			tup[i].sport = rnd_port();
+			tup[i].dport = rnd_port();
+			cfe_spd_tuple_pack(&tup[i]);
+			tp[i] = &tup[i];
+		}
+		cfe_spd_lookup_memo(s, m, d ? CFE_SPD_OUT : CFE_SPD_IN, fam,
+				    tp, n, res);
+		v4 += fam == 4 ? n : 0;
+		for (i = 0; i < n; i++) {
+			int want = ref_lookup(rules[d], NRULES, tp[i]);
+
+			if (res[i] != (want < 0 ? NULL :
+				       cfe_spd_rule_at(s, d ? CFE_SPD_OUT :
+						       CFE_SPD_IN,
+						       (uint32_t)want)))
+				fail_msg("lookup %u: dir %u family %u: want "
+					 "rule %d, got %d", k + i, d, fam,
+					 want, res[i] ? (int)res[i]->id : -1);
+			checked++;
+		}
+	}
+	/* every IPv4 tuple went through the memo, no IPv6 one */
+	assert_int_equal(memo_total(m, &hits), v4);
+	print_message("%u results checked, %" PRIu64 " IPv4 tuples: %" PRIu64
+		      " answered by the memo\n", checked, v4, hits);
+	assert_true(hits > v4 / 4);
+	assert_true(hits < v4);
+	cfe_spd_destroy(s);
+
+	/* a port in one IPv4 rule of OUT: OUT bypasses the memo, IN not */
+	rules[1][7].src = pfx("10.0.0.0/8");
+	rules[1][7].dst = pfx("0.0.0.0/0");
+	rules[1][7].dport_lo = rules[1][7].dport_hi = 443;
+	s = cfe_spd_create("memo2", rules[0], NRULES, rules[1], NRULES,
+			   SOCKET_ID_ANY);
+	assert_non_null(s);
+	for (d = 0; d < 2; d++) {
+		before = memo_total(m, NULL);
+		for (i = 0; i < 64; i++) {
+			do
+				tup[i] = pool[rndn(MEMO_POOL)];
+			while (tup[i].src.family != 4);
+			tup[i].dport = i % 2 ? 443 : 80;
+			cfe_spd_tuple_pack(&tup[i]);
+			tp[i] = &tup[i];
+		}
+		cfe_spd_lookup_memo(s, m, d ? CFE_SPD_OUT : CFE_SPD_IN, 4, tp,
+				    64, res);
+		for (i = 0; i < 64; i++) {
+			int want = ref_lookup(rules[d], NRULES, tp[i]);
+
+			assert_ptr_equal(res[i], want < 0 ? NULL :
+				cfe_spd_rule_at(s, d ? CFE_SPD_OUT : CFE_SPD_IN,
+						(uint32_t)want));
+		}
+		assert_int_equal(memo_total(m, NULL) - before, d ? 0 : 64);
+	}
+	cfe_spd_destroy(s);
+	cfe_spd_memo_free(m);
+	cfe_spd_memo_free(NULL);
+}
+
+/*
+ * A replaced SPD: the memo remembers A's verdicts for a pair; A is
+ * destroyed and B created (perhaps at A's very address), with another
+ * verdict for the same pair. The memo must answer B's, in the direction
+ * asked: a verdict of one direction is never the other's.
+ */
+static void
+test_memo_replaced(void **state)
+{
+	struct cfe_spd_rule a[2], b[2];
+	struct cfe_spd_tuple t = tuple("10.1.2.3", "172.16.0.9", 17, 1, 2);
+	const struct cfe_spd_tuple *tp = &t;
+	const struct cfe_spd_rule *r;
+	struct cfe_spd_memo *m = cfe_spd_memo_create(SOCKET_ID_ANY);
+	struct cfe_spd *s;
+	uint64_t hits;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(m);
+	a[0] = rule("10.0.0.0/8", "172.16.0.0/12", ANY, 0, 65535, 0, 65535, 1);
+	a[1] = rule("0.0.0.0/0", "0.0.0.0/0", ANY, 0, 65535, 0, 65535, 0);
+	a[1].action = CFE_SPD_DISCARD;
+	s = cfe_spd_create("memoA", a, 1, a, 2, SOCKET_ID_ANY);
+	assert_non_null(s);
+	for (i = 0; i < 3; i++) {
+		cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 4, &tp, 1, &r);
+		assert_ptr_equal(r, cfe_spd_rule_at(s, CFE_SPD_OUT, 0));
+	}
+	memo_total(m, &hits);
+	assert_int_equal(hits, 2);
+	cfe_spd_destroy(s);
+
+	/* B: OUT has the pair in its discard rule, IN no rule for it (no
+	 * match is remembered too) */
+	b[0] = rule("10.1.2.0/24", "0.0.0.0/0", ANY, 0, 65535, 0, 65535, 5);
+	b[0].action = CFE_SPD_DISCARD;
+	b[1] = rule("192.168.0.0/16", "0.0.0.0/0", ANY, 0, 65535, 0, 65535, 5);
+	s = cfe_spd_create("memoB", &b[1], 1, b, 1, SOCKET_ID_ANY);
+	assert_non_null(s);
+	for (i = 0; i < 2; i++) {
+		cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 4, &tp, 1, &r);
+		assert_ptr_equal(r, cfe_spd_rule_at(s, CFE_SPD_OUT, 0));
+		assert_int_equal(r->action, CFE_SPD_DISCARD);
+		cfe_spd_lookup_memo(s, m, CFE_SPD_IN, 4, &tp, 1, &r);
+		assert_null(r);
+	}
+	/* after the first round of each direction, hits */
+	memo_total(m, &hits);
+	assert_int_equal(hits, 4);
+	cfe_spd_destroy(s);
+
+	/* every pair: OUT discards, IN bypasses; each pair asked OUT then IN
+	 * right away, 50,000 pairs (more than the slots): the memo keeps the
+	 * two directions' verdicts apart (the direction seeds the slot's
+	 * hash and is in its tag; without both, this fails) */
+	a[0].action = CFE_SPD_BYPASS;
+	a[1].action = CFE_SPD_DISCARD;
+	s = cfe_spd_create("memoC", a, 1, &a[1], 1, SOCKET_ID_ANY);
+	assert_non_null(s);
+	for (i = 0; i < 50000; i++) {
+		uint32_t src = rte_cpu_to_be_32(0x0a000000u | i);
+
+		memcpy(t.src.a, &src, sizeof(src));
+		cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 4, &tp, 1, &r);
+		assert_ptr_equal(r, cfe_spd_rule_at(s, CFE_SPD_OUT, 0));
+		cfe_spd_lookup_memo(s, m, CFE_SPD_IN, 4, &tp, 1, &r);
+		assert_ptr_equal(r, cfe_spd_rule_at(s, CFE_SPD_IN, 0));
+	}
+	cfe_spd_destroy(s);
+	cfe_spd_memo_free(m);
+}
+
+/* ---------------------------------------------------------------------- */
+
 static double
 now_ns(void)
 {
@@ -1160,6 +1371,8 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_memo),
+		cmocka_unit_test(test_memo_replaced),
 		cmocka_unit_test(test_perf),
 	};
 
