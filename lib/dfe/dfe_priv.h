@@ -349,14 +349,34 @@ dfe_icv_equal(const uint8_t *a, const uint8_t *b, unsigned len)
 	return x == 0;
 }
 
-/* RFC 4303 2.4: padding bytes are 1, 2, 3, ... */
+/*
+ * RFC 4303 2.4: padding bytes are 1, 2, 3, ... (n <= 255). Eight bytes at a
+ * time against the sequence computed in a word (bytes o + 1 .. o + 8 at
+ * offset o, little-endian order); of the last word only the bytes of the
+ * padding count. A byte loop was 14 of the direct CBC path's cycles with 64
+ * B packets (14 bytes of padding; docs/PERFORMANCE.md, step 29). Reads up to
+ * 7 bytes past the padding: the caller's packet has the pad length, the
+ * next header and the ICV there (at least 10 bytes, contiguous).
+ */
 static inline bool
 dfe_pad_ok(const uint8_t *p, unsigned n)
 {
-	unsigned i, x = 0;
+	const uint64_t seq = UINT64_C(0x0807060504030201);
+	const uint64_t step = UINT64_C(0x0101010101010101);
+	uint64_t x = 0, w;
+	unsigned o;
 
-	for (i = 0; i < n; i++)
-		x |= p[i] ^ (i + 1);
+	for (o = 0; o + 8 <= n; o += 8) {
+		memcpy(&w, p + o, 8);
+		x |= rte_le_to_cpu_64(w) ^ (seq + o * step);
+	}
+	if (o < n) {
+		/* carries of the bytes beyond the padding go up, into bytes
+		 * the mask drops */
+		memcpy(&w, p + o, 8);
+		x |= (rte_le_to_cpu_64(w) ^ (seq + o * step)) &
+			((UINT64_C(1) << (8 * (n - o))) - 1);
+	}
 	return x == 0;
 }
 
