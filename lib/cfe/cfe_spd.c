@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +49,10 @@ struct spd_dir {
 	struct cfe_spd_rule *rules;     /* input order; ACL userdata = pos + 1 */
 	uint32_t n;
 	struct rte_acl_ctx *acl[2];     /* IPv4, IPv6; NULL: no rule of it */
-	/* IPv4: no rule of the family names a protocol or narrows a port
-	 * range, so the verdict is a function of the two addresses and
-	 * cfe_spd_lookup_memo() may remember it */
-	uint8_t addr_only4;
+	/* per family (IPv4, IPv6): no rule of it names a protocol or
+	 * narrows a port range, so the verdict is a function of the two
+	 * addresses and cfe_spd_lookup_memo() may remember it */
+	uint8_t addr_only[2];
 };
 
 struct cfe_spd {
@@ -60,24 +61,34 @@ struct cfe_spd {
 };
 
 /*
- * The memo: direct-mapped, one slot per hash of the address pair. A slot
- * holds the verdict (the rule, or NULL for no match) with the tag of the
- * SPD and direction it was found in: gen * 2 + dir. Generations are never
- * reused, so a slot filled from an SPD that has since been replaced (and
- * freed) can never match again; its stale rule pointer is never read.
+ * The memo: direct-mapped, one slot per hash of the address pair, a table
+ * per family. A slot holds the verdict (the rule, or NULL for no match) with
+ * the tag of the SPD and direction it was found in: gen * 2 + dir.
+ * Generations are never reused, so a slot filled from an SPD that has since
+ * been replaced (and freed) can never match again; its stale rule pointer is
+ * never read.
  */
-#define MEMO_SLOTS 4096
+#define MEMO_SLOTS4 4096
+#define MEMO_SLOTS6 2048
 
-struct memo_slot {
+struct memo_slot4 {
 	uint64_t pair;                  /* src (high) and dst words, as read */
 	uint64_t tag;                   /* 0: empty */
 	const struct cfe_spd_rule *rule;
 	uint64_t pad;                   /* two slots per cache line */
 };
 
+struct memo_slot6 {
+	uint64_t w[4];                  /* src, dst, as read */
+	uint64_t tag;
+	const struct cfe_spd_rule *rule;
+	uint64_t pad[2];                /* one slot per cache line */
+};
+
 struct cfe_spd_memo {
 	uint64_t hits, misses;
-	struct memo_slot slot[MEMO_SLOTS] __rte_cache_aligned;
+	struct memo_slot4 s4[MEMO_SLOTS4] __rte_cache_aligned;
+	struct memo_slot6 s6[MEMO_SLOTS6] __rte_cache_aligned;
 };
 
 /* Process-wide sequence making context names unique: rte_acl_create()
@@ -323,16 +334,15 @@ dir_init(struct spd_dir *d, const struct cfe_spd_rule *r, unsigned n,
 	if (d->rules == NULL)
 		return -ENOMEM;
 	memcpy(d->rules, r, sizeof(*r) * n);
-	d->addr_only4 = 1;
+	d->addr_only[0] = d->addr_only[1] = 1;
 	for (i = 0; i < n; i++) {
 		const struct cfe_spd_rule *x = &d->rules[i];
 
 		d->rules[i].cls = 0;
-		if (x->src.addr.family == 4 &&
-		    (x->proto >= 0 || x->sport_lo != 0 ||
-		     x->sport_hi != UINT16_MAX || x->dport_lo != 0 ||
-		     x->dport_hi != UINT16_MAX))
-			d->addr_only4 = 0;
+		if (x->proto >= 0 || x->sport_lo != 0 ||
+		    x->sport_hi != UINT16_MAX || x->dport_lo != 0 ||
+		    x->dport_hi != UINT16_MAX)
+			d->addr_only[x->src.addr.family == 6] = 0;
 	}
 	d->n = n;
 	return 0;
@@ -441,6 +451,59 @@ cfe_spd_memo_stats(const struct cfe_spd_memo *m, uint64_t *hits,
 	*misses = m->misses;
 }
 
+/* The slot of an address pair and whether it holds the pair's verdict
+ * (tag: of the SPD and direction asked); the pair's words in w. */
+static inline void *
+memo_slot(struct cfe_spd_memo *m, const struct cfe_spd_tuple *x,
+	  uint8_t family, uint32_t dir, uint64_t tag, uint64_t w[4], bool *hit)
+{
+	if (family == 4) {
+		struct memo_slot4 *sl;
+		uint32_t a, b;
+
+		memcpy(&a, x->src.a, sizeof(a));
+		memcpy(&b, x->dst.a, sizeof(b));
+		w[0] = (uint64_t)a << 32 | b;
+		sl = &m->s4[rte_hash_crc_8byte(w[0], dir) & (MEMO_SLOTS4 - 1)];
+		*hit = sl->pair == w[0] && sl->tag == tag;
+		return sl;
+	} else {
+		struct memo_slot6 *sl;
+		uint32_t h;
+
+		memcpy(&w[0], x->src.a, 16);
+		memcpy(&w[2], x->dst.a, 16);
+		h = rte_hash_crc_8byte(w[0], dir);
+		h = rte_hash_crc_8byte(w[1], h);
+		h = rte_hash_crc_8byte(w[2], h);
+		h = rte_hash_crc_8byte(w[3], h);
+		sl = &m->s6[h & (MEMO_SLOTS6 - 1)];
+		*hit = ((sl->w[0] ^ w[0]) | (sl->w[1] ^ w[1]) |
+			(sl->w[2] ^ w[2]) | (sl->w[3] ^ w[3])) == 0 &&
+			sl->tag == tag;
+		return sl;
+	}
+}
+
+static inline void
+memo_fill(void *slot, uint8_t family, const uint64_t w[4], uint64_t tag,
+	  const struct cfe_spd_rule *r)
+{
+	if (family == 4) {
+		struct memo_slot4 *sl = slot;
+
+		sl->pair = w[0];
+		sl->tag = tag;
+		sl->rule = r;
+	} else {
+		struct memo_slot6 *sl = slot;
+
+		memcpy(sl->w, w, sizeof(sl->w));
+		sl->tag = tag;
+		sl->rule = r;
+	}
+}
+
 /*
  * Pass one looks every pair up in the memo; the misses go to rte_acl in one
  * call per CFE_SPD_BULK_MAX (through cfe_spd_lookup_bulk()) and fill their
@@ -454,11 +517,12 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 {
 	const struct cfe_spd_tuple *mt[CFE_SPD_BULK_MAX];
 	const struct cfe_spd_rule *mr[CFE_SPD_BULK_MAX];
-	struct memo_slot *ms[CFE_SPD_BULK_MAX];
-	uint64_t pair[CFE_SPD_BULK_MAX], tag;
+	uint64_t w[CFE_SPD_BULK_MAX][4], tag;
+	void *ms[CFE_SPD_BULK_MAX];
 	unsigned at[CFE_SPD_BULK_MAX], i, k, c, nm;
 
-	if (m == NULL || family != 4 || !s->dir[dir].addr_only4) {
+	if (m == NULL || (family != 4 && family != 6) ||
+	    !s->dir[dir].addr_only[family == 6]) {
 		cfe_spd_lookup_bulk(s, dir, family, t, n, rule);
 		return;
 	}
@@ -467,23 +531,18 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 		c = RTE_MIN(n - k, (unsigned)CFE_SPD_BULK_MAX);
 		nm = 0;
 		for (i = 0; i < c; i++) {
-			const struct cfe_spd_tuple *x = t[k + i];
-			struct memo_slot *sl;
-			uint32_t a, b;
-			uint64_t p;
+			bool hit;
+			void *sl = memo_slot(m, t[k + i], family, dir, tag,
+					     w[nm], &hit);
 
-			memcpy(&a, x->src.a, sizeof(a));
-			memcpy(&b, x->dst.a, sizeof(b));
-			p = (uint64_t)a << 32 | b;
-			sl = &m->slot[rte_hash_crc_8byte(p, (uint32_t)dir) &
-				      (MEMO_SLOTS - 1)];
-			if (sl->pair == p && sl->tag == tag) {
-				rule[k + i] = sl->rule;
+			if (hit) {
+				rule[k + i] = family == 4 ?
+					((struct memo_slot4 *)sl)->rule :
+					((struct memo_slot6 *)sl)->rule;
 				continue;
 			}
-			pair[nm] = p;
 			ms[nm] = sl;
-			mt[nm] = x;
+			mt[nm] = t[k + i];
 			at[nm++] = k + i;
 		}
 		m->hits += c - nm;
@@ -492,9 +551,7 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 		m->misses += nm;
 		cfe_spd_lookup_bulk(s, dir, family, mt, nm, mr);
 		for (i = 0; i < nm; i++) {
-			ms[i]->pair = pair[i];
-			ms[i]->tag = tag;
-			ms[i]->rule = mr[i];
+			memo_fill(ms[i], family, w[i], tag, mr[i]);
 			rule[at[i]] = mr[i];
 		}
 	}

@@ -102,14 +102,14 @@ void cfe_spd_lookup_bulk(const struct cfe_spd *s, enum cfe_spd_dir dir,
 			 const struct cfe_spd_rule *rule[]);
 
 /*
- * A lookup memo, one per lcore (never shared): the verdicts of recent IPv4
- * address pairs, 4096 slots direct-mapped by a CRC of the pair (128 KiB).
- * Used only where the verdict depends on the addresses alone: IPv4 in a
- * direction whose IPv4 rules all match any protocol and every port (the
- * usual site-to-site SPD). Elsewhere cfe_spd_lookup_memo() is
- * cfe_spd_lookup_bulk(). A replaced SPD needs no flush: slots carry the
- * SPD's generation, unique in the process. Control plane: create, free.
- * NULL with rte_errno ENOMEM.
+ * A lookup memo, one per lcore (never shared): the verdicts of recent
+ * address pairs, direct-mapped by a CRC of the pair, 4096 IPv4 and 2048 IPv6
+ * slots (256 KiB). Used only where the verdict depends on the addresses
+ * alone: a family in a direction whose rules of that family all match any
+ * protocol and every port (the usual site-to-site SPD). Elsewhere
+ * cfe_spd_lookup_memo() is cfe_spd_lookup_bulk(). A replaced SPD needs no
+ * flush: slots carry the SPD's generation, unique in the process. Control
+ * plane: create, free. NULL with rte_errno ENOMEM.
  */
 struct cfe_spd_memo;
 
