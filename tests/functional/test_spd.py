@@ -10,7 +10,10 @@ decision is its own test item:
   no_policy  -> leaves nowhere, counted `no_policy` (default deny)
 
 One spigate run per table; every case is sent twice (the same decision
-for two packets, in order). Before anything runs, the tables are checked
+for two packets, in order), three times in the tables whose rules select
+by addresses only: there the CFE remembers verdicts per address pair (the
+SPD memo, docs/architecture.md), and the later rounds are answered from
+it, in other bursts than the first. Before anything runs, the tables are checked
 against the policy oracle (sgtest.config.Deployment.outbound_policy), so
 the expectations written here and the rules they come from agree.
 """
@@ -151,6 +154,31 @@ V6_CASES = [
     ("v4-default-deny", H4, "12.0.0.1", "udp", None, None, "no_policy"),
 ]
 
+# Address-only IPv6 rules (any protocol, every port): the IPv6 memo applies.
+V6_ADDR_POLICIES = [
+    P("2001:db8:100::/40", "2001:db8:a::/48", "protect", 10, "E"),
+    P("2001:db8:100::/40", "2001:db8:a:1::/64", "bypass", 20),
+    P("2001:db8:105::10/128", "2001:db8:a:1::5/128", "discard", 30),
+    P("2001:db8:100::/40", "2001:db8:a:2::/64", "protect", 25, "F"),
+    P("::/0", "2001:db8:a:9::/64", "bypass", 5),
+    P("2001:db8:105::/64", "::/0", "discard", 1),
+    P("192.168.0.0/16", "10.0.0.0/8", "protect", 10, "A"),
+]
+V6_ADDR_CASES = [
+    ("v6a-prefix-E", H6, "2001:db8:a::1", "udp", None, None, "E"),
+    ("v6a-bypass-64", H6, "2001:db8:a:1::1", "tcp", None, None, "bypass"),
+    ("v6a-host-discard-128", H6, "2001:db8:a:1::5", "udp", None, None, "discard"),
+    ("v6a-host-discard-src-mismatch", B6, "2001:db8:a:1::5", "udp", None, None, "bypass"),
+    ("v6a-F-6in4-udp", H6, "2001:db8:a:2::1", "udp", 3000, 54, "F"),
+    ("v6a-F-6in4-tcp", H6, "2001:db8:a:2::1", "tcp", 3000, 53, "F"),
+    ("v6a-F-6in4-other-host", B6, "2001:db8:a:2::9", "icmp", None, None, "F"),
+    ("v6a-any-src-bypass", "2001:db8:99::1", "2001:db8:a:9::1", "udp", None, None, "bypass"),
+    ("v6a-low-prio-discard", H6, "2001:db8:b::1", "udp", None, None, "discard"),
+    ("v6a-default-deny", B6, "2001:db8:b::1", "udp", None, None, "no_policy"),
+    ("v6a-default-deny-src", "2001:db8:99::1", "2001:db8:a::1", "icmp", None, None, "no_policy"),
+    ("v4-alongside-A", H4, "10.9.9.9", "udp", None, None, "A"),
+]
+
 # An SPD with no dir: out policy at all (only an inbound one): everything is denied.
 EMPTY_POLICIES = [Policy("in", "10.0.0.0/8", "192.168.0.0/16", action="bypass", priority=5)]
 EMPTY_CASES = [
@@ -163,9 +191,12 @@ TABLES = {
     "priority": (PRIORITY_POLICIES, PRIORITY_CASES),
     "ports": (PORT_POLICIES, PORT_CASES),
     "ipv6": (V6_POLICIES, V6_CASES),
+    "ipv6-addr": (V6_ADDR_POLICIES, V6_ADDR_CASES),
     "empty": (EMPTY_POLICIES, EMPTY_CASES),
 }
-ROUNDS = 2
+# rounds of each table's cases: three where the memo applies (the first
+# burst of 32 frames misses it, the rounds after it are answered from it)
+ROUNDS = {"priority": 3, "ipv6-addr": 3}
 
 
 def _proto_num(proto, v6):
@@ -189,7 +220,7 @@ def build(table, rng):
     tags = {}
     totals = {"protect": 0, "bypass": 0, "discard": 0, "no_policy": 0}
     idx = 0
-    for rnd in range(ROUNDS):
+    for rnd in range(ROUNDS.get(table, 2)):
         for name, src, dst, proto, sport, dport, want in cases:
             v6 = ":" in src
             inner = traffic.inner_packet(src, dst, proto, 40 + idx % 50, flow_id=0x5000,
