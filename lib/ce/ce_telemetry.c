@@ -156,8 +156,20 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 			s.pkts ? s.busy_cycles / s.pkts : 0);
 		/* a CFE held back by full DFE rings: its idle cycles are
 		 * waiting, not spare */
-		if (lc->roles & SG_ROLE_CFE)
+		if (lc->roles & SG_ROLE_CFE) {
+			uint64_t hits, misses;
+
 			rte_tel_data_add_dict_u64(c, "rx_waits", s.rx_waits);
+			/* clear packets decided by the CFE's SPD memo, and
+			 * those that went to rte_acl through it */
+			if (lc->cfe != NULL) {
+				cfe_memo_counts(lc->cfe, &hits, &misses);
+				rte_tel_data_add_dict_u64(c, "spd_memo_hits",
+							  hits);
+				rte_tel_data_add_dict_u64(c, "spd_memo_misses",
+							  misses);
+			}
+		}
 		/* the DFE on this lcore and the SAs it owns (the spread
 		 * lcores.sa_placement made) */
 		for (k = 0; k < tel_ce->n_dfe; k++) {

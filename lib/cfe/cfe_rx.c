@@ -127,6 +127,12 @@ cfe_destroy(struct cfe *c)
 	rte_free(c);
 }
 
+void
+cfe_memo_counts(const struct cfe *c, uint64_t *hits, uint64_t *misses)
+{
+	cfe_spd_memo_stats(c->memo, hits, misses);
+}
+
 unsigned
 cfe_staged(const struct cfe *c)
 {

@@ -447,8 +447,8 @@ void
 cfe_spd_memo_stats(const struct cfe_spd_memo *m, uint64_t *hits,
 		   uint64_t *misses)
 {
-	*hits = m->hits;
-	*misses = m->misses;
+	*hits = __atomic_load_n(&m->hits, __ATOMIC_RELAXED);
+	*misses = __atomic_load_n(&m->misses, __ATOMIC_RELAXED);
 }
 
 /* The slot of an address pair and whether it holds the pair's verdict
@@ -545,10 +545,11 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 			mt[nm] = t[k + i];
 			at[nm++] = k + i;
 		}
-		m->hits += c - nm;
+		/* one writer (the memo's lcore); telemetry reads them */
+		__atomic_store_n(&m->hits, m->hits + c - nm, __ATOMIC_RELAXED);
 		if (nm == 0)
 			continue;
-		m->misses += nm;
+		__atomic_store_n(&m->misses, m->misses + nm, __ATOMIC_RELAXED);
 		cfe_spd_lookup_bulk(s, dir, family, mt, nm, mr);
 		for (i = 0; i < nm; i++) {
 			memo_fill(ms[i], family, w[i], tag, mr[i]);

@@ -116,7 +116,7 @@ struct cfe_spd_memo;
 struct cfe_spd_memo *cfe_spd_memo_create(int socket);
 void cfe_spd_memo_free(struct cfe_spd_memo *m);
 /* Tuples answered from the memo, and tuples it had to send to rte_acl
- * (only those of SPDs it applies to). The memo's lcore, or once it stopped. */
+ * (only those of SPDs it applies to). Any thread (relaxed loads). */
 void cfe_spd_memo_stats(const struct cfe_spd_memo *m, uint64_t *hits,
 			uint64_t *misses);
 /* cfe_spd_lookup_bulk() through the memo m (NULL: none); same contract and

@@ -22,7 +22,7 @@ import random
 
 import pytest
 
-from sgtest import SEED, topo, traffic
+from sgtest import SEED, live, steady, topo, traffic
 from sgtest.config import Policy, Route
 from sgtest.scenario import OutScenario
 
@@ -334,3 +334,38 @@ def test_bypass_ttl(fam, spigate_bin, workdir, seed_rng):
     sc.check(res)
     res.assert_counters(rx=6, tx=3, bypassed=3, encrypted=0,
                         only_drops={"ttl_exceeded": 2, "no_route": 1})
+
+
+@pytest.mark.parametrize("selectors", ["addresses", "ports", "ipv6-ports"])
+def test_memo_counters(selectors, spigate_bin, workdir, seed_rng):
+    """/spigate/lcores on the CFE's lcore says what the SPD memo did, while
+    lan0 replays one flow forever. Address-only policies: after the first
+    burst every packet is decided from it (hits grow, misses stay within
+    one burst). One more IPv4 policy that names a protocol and a port (for
+    other destinations) keeps the memo out of IPv4: neither counter moves
+    while packets are encrypted. The same in IPv6 leaves the IPv4 memo in
+    use."""
+    sc = OutScenario(rng=seed_rng, dep=topo.out_deployment(lan_tx=False))
+    steady.infinite_out(sc.dep)
+    f = sc.flow(0, GCM, install="eager")
+    if selectors == "ports":
+        sc.dep.policies.append(Policy("out", "0.0.0.0/0", "203.0.113.0/24", proto="udp",
+                                      dport="9", action="discard", priority=1))
+    elif selectors == "ipv6-ports":
+        sc.dep.policies.append(Policy("out", "::/0", "2001:db8:ff::/48", proto="udp",
+                                      dport="9", action="discard", priority=1))
+    frames = [fr for _, fr in f.packets(32, size=100)]
+    with live.Live(sc.dep, frames, workdir, spigate_bin) as g:
+        lc = g.wait(lambda r: r["1"]["packets"] > 20000, "20,000 packets",
+                    cmd="/spigate/lcores")
+        st = g.query("/spigate/stats")
+        hits, misses = lc["1"]["spd_memo_hits"], lc["1"]["spd_memo_misses"]
+        assert "spd_memo_hits" not in lc["0"], lc
+        if selectors == "ports":
+            assert hits == 0 and misses == 0, lc
+        else:
+            assert 0 < misses <= 32 and hits > 10000, lc
+        assert st["encrypted"] > 10000, st
+        res = g.stop()
+    res.assert_ok()
+    assert {k: v for k, v in res.stats.drops().items() if v} == {}, res.describe()
