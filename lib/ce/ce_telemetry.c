@@ -157,17 +157,21 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 		/* a CFE held back by full DFE rings: its idle cycles are
 		 * waiting, not spare */
 		if (lc->roles & SG_ROLE_CFE) {
-			uint64_t hits, misses;
+			uint64_t hits, misses, skipped;
 
 			rte_tel_data_add_dict_u64(c, "rx_waits", s.rx_waits);
-			/* clear packets decided by the CFE's SPD memo, and
-			 * those that went to rte_acl through it */
+			/* clear packets decided by the CFE's SPD memo, those
+			 * that went to rte_acl through it, and those that
+			 * skipped it while it was off */
 			if (lc->cfe != NULL) {
-				cfe_memo_counts(lc->cfe, &hits, &misses);
+				cfe_memo_counts(lc->cfe, &hits, &misses,
+						&skipped);
 				rte_tel_data_add_dict_u64(c, "spd_memo_hits",
 							  hits);
 				rte_tel_data_add_dict_u64(c, "spd_memo_misses",
 							  misses);
+				rte_tel_data_add_dict_u64(c, "spd_memo_skipped",
+							  skipped);
 			}
 		}
 		/* the DFE on this lcore and the SAs it owns (the spread

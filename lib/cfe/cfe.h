@@ -66,8 +66,10 @@ unsigned cfe_poll(struct cfe *c);
  * leave on the CFE's next polls, before it receives anything else. Any
  * thread (a relaxed read, for the CE's drain). */
 unsigned cfe_staged(const struct cfe *c);
-/* The CFE's SPD memo: clear packets whose verdict came from it, and those
- * it sent to the SPD's rte_acl (cfe_spd.h). Any thread (relaxed reads). */
-void cfe_memo_counts(const struct cfe *c, uint64_t *hits, uint64_t *misses);
+/* The CFE's SPD memo: clear packets whose verdict came from it, those it
+ * sent to the SPD's rte_acl, those that skipped it while it was off
+ * (cfe_spd.h). Any thread (relaxed reads). */
+void cfe_memo_counts(const struct cfe *c, uint64_t *hits, uint64_t *misses,
+		     uint64_t *skipped);
 
 #endif /* CFE_H */

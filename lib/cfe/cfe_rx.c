@@ -128,9 +128,10 @@ cfe_destroy(struct cfe *c)
 }
 
 void
-cfe_memo_counts(const struct cfe *c, uint64_t *hits, uint64_t *misses)
+cfe_memo_counts(const struct cfe *c, uint64_t *hits, uint64_t *misses,
+		uint64_t *skipped)
 {
-	cfe_spd_memo_stats(c->memo, hits, misses);
+	cfe_spd_memo_stats(c->memo, hits, misses, skipped);
 }
 
 unsigned

@@ -85,8 +85,26 @@ struct memo_slot6 {
 	uint64_t pad[2];                /* one slot per cache line */
 };
 
+/*
+ * A memo that mostly misses costs more than it saves: more live address
+ * pairs than slots make every lookup a slot miss (a CRC, a cache line from
+ * L2 or beyond, a write) on top of rte_acl, about 14 cycles a packet
+ * (docs/PERFORMANCE.md, step 28). So each family's hit rate is measured
+ * over windows of MEMO_WINDOW lookups; under one in three (a hit saves
+ * about twice what a miss costs) the family skips the memo for the next
+ * MEMO_OFF lookups, then measures again.
+ */
+#define MEMO_WINDOW 4096
+#define MEMO_OFF (16 * MEMO_WINDOW)
+
+struct memo_fam {
+	uint32_t seen, hit;             /* this window */
+	uint32_t off;                   /* lookups left to skip the memo */
+};
+
 struct cfe_spd_memo {
-	uint64_t hits, misses;
+	uint64_t hits, misses, skipped;
+	struct memo_fam fam[2];         /* IPv4, IPv6 */
 	struct memo_slot4 s4[MEMO_SLOTS4] __rte_cache_aligned;
 	struct memo_slot6 s6[MEMO_SLOTS6] __rte_cache_aligned;
 };
@@ -445,10 +463,11 @@ cfe_spd_memo_free(struct cfe_spd_memo *m)
 
 void
 cfe_spd_memo_stats(const struct cfe_spd_memo *m, uint64_t *hits,
-		   uint64_t *misses)
+		   uint64_t *misses, uint64_t *skipped)
 {
 	*hits = __atomic_load_n(&m->hits, __ATOMIC_RELAXED);
 	*misses = __atomic_load_n(&m->misses, __ATOMIC_RELAXED);
+	*skipped = __atomic_load_n(&m->skipped, __ATOMIC_RELAXED);
 }
 
 /* The slot of an address pair and whether it holds the pair's verdict
@@ -519,6 +538,7 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 	const struct cfe_spd_rule *mr[CFE_SPD_BULK_MAX];
 	uint64_t w[CFE_SPD_BULK_MAX][4], tag;
 	void *ms[CFE_SPD_BULK_MAX];
+	struct memo_fam *mf;
 	unsigned at[CFE_SPD_BULK_MAX], i, k, c, nm;
 
 	if (m == NULL || (family != 4 && family != 6) ||
@@ -526,7 +546,16 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 		cfe_spd_lookup_bulk(s, dir, family, t, n, rule);
 		return;
 	}
+	mf = &m->fam[family == 6];
+	if (mf->off != 0) {
+		/* one writer (the memo's lcore); telemetry reads them */
+		__atomic_store_n(&m->skipped, m->skipped + n, __ATOMIC_RELAXED);
+		mf->off = mf->off > n ? mf->off - n : 0;
+		cfe_spd_lookup_bulk(s, dir, family, t, n, rule);
+		return;
+	}
 	tag = s->gen * 2 + (unsigned)dir;
+	mf->seen += n;
 	for (k = 0; k < n; k += c) {
 		c = RTE_MIN(n - k, (unsigned)CFE_SPD_BULK_MAX);
 		nm = 0;
@@ -545,8 +574,8 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 			mt[nm] = t[k + i];
 			at[nm++] = k + i;
 		}
-		/* one writer (the memo's lcore); telemetry reads them */
 		__atomic_store_n(&m->hits, m->hits + c - nm, __ATOMIC_RELAXED);
+		mf->hit += c - nm;
 		if (nm == 0)
 			continue;
 		__atomic_store_n(&m->misses, m->misses + nm, __ATOMIC_RELAXED);
@@ -555,6 +584,12 @@ cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,
 			memo_fill(ms[i], family, w[i], tag, mr[i]);
 			rule[at[i]] = mr[i];
 		}
+	}
+	if (mf->seen >= MEMO_WINDOW) {
+		if (mf->hit * 3 < mf->seen)
+			mf->off = MEMO_OFF;
+		mf->seen = 0;
+		mf->hit = 0;
 	}
 }
 

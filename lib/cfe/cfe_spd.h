@@ -107,7 +107,9 @@ void cfe_spd_lookup_bulk(const struct cfe_spd *s, enum cfe_spd_dir dir,
  * slots (256 KiB). Used only where the verdict depends on the addresses
  * alone: a family in a direction whose rules of that family all match any
  * protocol and every port (the usual site-to-site SPD). Elsewhere
- * cfe_spd_lookup_memo() is cfe_spd_lookup_bulk(). A replaced SPD needs no
+ * cfe_spd_lookup_memo() is cfe_spd_lookup_bulk(). A family whose hit rate
+ * falls under one in three over 4096 lookups skips the memo for the next
+ * 65,536 (more live pairs than slots), then tries again. A replaced SPD needs no
  * flush: slots carry the SPD's generation, unique in the process. Control
  * plane: create, free. NULL with rte_errno ENOMEM.
  */
@@ -115,10 +117,11 @@ struct cfe_spd_memo;
 
 struct cfe_spd_memo *cfe_spd_memo_create(int socket);
 void cfe_spd_memo_free(struct cfe_spd_memo *m);
-/* Tuples answered from the memo, and tuples it had to send to rte_acl
- * (only those of SPDs it applies to). Any thread (relaxed loads). */
+/* Tuples answered from the memo, tuples it had to send to rte_acl, and
+ * tuples sent straight to rte_acl while the memo was off for missing too
+ * often (only tuples of SPDs it applies to). Any thread (relaxed loads). */
 void cfe_spd_memo_stats(const struct cfe_spd_memo *m, uint64_t *hits,
-			uint64_t *misses);
+			uint64_t *misses, uint64_t *skipped);
 /* cfe_spd_lookup_bulk() through the memo m (NULL: none); same contract and
  * same results. The lcore that owns m. */
 void cfe_spd_lookup_memo(const struct cfe_spd *s, struct cfe_spd_memo *m,

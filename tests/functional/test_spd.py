@@ -361,6 +361,7 @@ def test_memo_counters(selectors, spigate_bin, workdir, seed_rng):
         st = g.query("/spigate/stats")
         hits, misses = lc["1"]["spd_memo_hits"], lc["1"]["spd_memo_misses"]
         assert "spd_memo_hits" not in lc["0"], lc
+        assert lc["1"]["spd_memo_skipped"] == 0, lc
         if selectors == "ports":
             assert hits == 0 and misses == 0, lc
         else:

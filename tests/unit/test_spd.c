@@ -1071,14 +1071,23 @@ rnd_addr_rule(uint32_t pos)
 }
 
 static uint64_t
+memo_skipped(const struct cfe_spd_memo *m)
+{
+	uint64_t h, mi, sk;
+
+	cfe_spd_memo_stats(m, &h, &mi, &sk);
+	return sk;
+}
+
+static uint64_t
 memo_total(const struct cfe_spd_memo *m, uint64_t *hits)
 {
-	uint64_t h, mi;
+	uint64_t h, mi, sk;
 
-	cfe_spd_memo_stats(m, &h, &mi);
+	cfe_spd_memo_stats(m, &h, &mi, &sk);
 	if (hits != NULL)
 		*hits = h;
-	return h + mi;
+	return h + mi + sk;
 }
 
 /*
@@ -1247,6 +1256,8 @@ test_memo_v6_words(void **state)
 		t = b;
 		cfe_spd_destroy(s);
 	}
+	/* every second lookup a hit: the memo never went off */
+	assert_int_equal(memo_skipped(m), 0);
 	cfe_spd_memo_free(m);
 }
 
@@ -1302,23 +1313,102 @@ test_memo_replaced(void **state)
 	assert_int_equal(hits, 4);
 	cfe_spd_destroy(s);
 
-	/* every pair: OUT discards, IN bypasses; each pair asked OUT then IN
-	 * right away, 50,000 pairs (more than the slots): the memo keeps the
-	 * two directions' verdicts apart (the direction seeds the slot's
-	 * hash and is in its tag; without both, this fails) */
+	/* every pair: OUT discards, IN bypasses; each pair asked OUT, IN,
+	 * OUT, IN right away (the last two from the memo), 50,000 pairs
+	 * (more than the slots): the memo keeps the two directions' verdicts
+	 * apart (the direction seeds the slot's hash and is in its tag;
+	 * without both, this fails) */
 	a[0].action = CFE_SPD_BYPASS;
 	a[1].action = CFE_SPD_DISCARD;
 	s = cfe_spd_create("memoC", a, 1, &a[1], 1, SOCKET_ID_ANY);
 	assert_non_null(s);
-	for (i = 0; i < 50000; i++) {
-		uint32_t src = rte_cpu_to_be_32(0x0a000000u | i);
+	for (i = 0; i < 4 * 50000; i++) {
+		uint32_t src = rte_cpu_to_be_32(0x0a000000u | i / 4);
+		enum cfe_spd_dir dir = i % 2 ? CFE_SPD_IN : CFE_SPD_OUT;
 
 		memcpy(t.src.a, &src, sizeof(src));
-		cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 4, &tp, 1, &r);
-		assert_ptr_equal(r, cfe_spd_rule_at(s, CFE_SPD_OUT, 0));
-		cfe_spd_lookup_memo(s, m, CFE_SPD_IN, 4, &tp, 1, &r);
-		assert_ptr_equal(r, cfe_spd_rule_at(s, CFE_SPD_IN, 0));
+		cfe_spd_lookup_memo(s, m, dir, 4, &tp, 1, &r);
+		assert_ptr_equal(r, cfe_spd_rule_at(s, dir, 0));
 	}
+	/* half of them hits: the memo never went off */
+	assert_int_equal(memo_skipped(m), 0);
+	cfe_spd_destroy(s);
+	cfe_spd_memo_free(m);
+}
+
+/*
+ * More live pairs than slots: 20,000 IPv4 pairs in turn, in bursts of 32.
+ * The first window of 4096 lookups nearly all miss, so IPv4 skips the memo
+ * for exactly the next 65,536 lookups (counted as skipped), with the same
+ * verdicts. Then one pair again and again: the memo is back and answers
+ * it. IPv6, one pair asked once per burst all along, is measured on its
+ * own and never skips.
+ */
+static void
+test_memo_thrash(void **state)
+{
+	static struct cfe_spd_tuple tup[32];
+	const struct cfe_spd_tuple *tp[32];
+	const struct cfe_spd_rule *res[32];
+	struct cfe_spd_memo *m = cfe_spd_memo_create(SOCKET_ID_ANY);
+	struct cfe_spd_rule r[3];
+	struct cfe_spd_tuple six = tuple("2001:db8::1", "2001:db8:1::1", 17, 1,
+					 2);
+	const struct cfe_spd_tuple *sp = &six;
+	uint64_t hits, h0;
+	struct cfe_spd *s;
+	unsigned call, i, x = 0;
+
+	(void)state;
+	assert_non_null(m);
+	r[0] = rule("10.0.0.0/9", "0.0.0.0/0", ANY, 0, 65535, 0, 65535, 1);
+	r[1] = rule("10.128.0.0/9", "0.0.0.0/0", ANY, 0, 65535, 0, 65535, 1);
+	r[1].action = CFE_SPD_DISCARD;
+	r[2] = rule("2001:db8::/32", "::/0", ANY, 0, 65535, 0, 65535, 1);
+	s = cfe_spd_create("thrash", NULL, 0, r, 3, SOCKET_ID_ANY);
+	assert_non_null(s);
+	/* 128 calls: one window; then 2048 calls: the pause */
+	for (call = 0; call < 128 + 2048; call++) {
+		for (i = 0; i < 32; i++, x++) {
+			/* 20,000 distinct pairs (an odd multiplier is a
+			 * bijection of 24 bits); the top bit of the second
+			 * byte picks the rule */
+			uint32_t a = rte_cpu_to_be_32(0x0a000000u |
+				((x % 20000) * 0x9e3779u & 0xffffffu));
+
+			tup[i] = tuple("10.0.0.1", "192.0.2.1", 6, 1, 2);
+			memcpy(tup[i].src.a, &a, 4);
+			tp[i] = &tup[i];
+		}
+		cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 4, tp, 32, res);
+		for (i = 0; i < 32; i++)
+			assert_ptr_equal(res[i], cfe_spd_rule_at(s, CFE_SPD_OUT,
+				tup[i].src.a[1] & 0x80 ? 1 : 0));
+		cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 6, &sp, 1, res);
+		assert_ptr_equal(res[0], cfe_spd_rule_at(s, CFE_SPD_OUT, 2));
+		if (call == 127)
+			assert_int_equal(memo_skipped(m), 0);
+	}
+	memo_total(m, &hits);
+	print_message("20,000 pairs: %" PRIu64 " hits (IPv6 %u), %" PRIu64
+		      " skipped\n", hits, call - 1, memo_skipped(m));
+	assert_int_equal(memo_skipped(m), 65536);
+	assert_true(hits <= call - 1 + 10);	/* IPv6's, a few IPv4 */
+	/* one pair: the memo is on again */
+	h0 = hits;
+	for (call = 0; call < 256; call++) {
+		for (i = 0; i < 32; i++) {
+			tup[i] = tuple("10.200.0.1", "192.0.2.1", 6, 1, 2);
+			tp[i] = &tup[i];
+		}
+		cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 4, tp, 32, res);
+		for (i = 0; i < 32; i++)
+			assert_ptr_equal(res[i], cfe_spd_rule_at(s, CFE_SPD_OUT,
+								 1));
+	}
+	memo_total(m, &hits);
+	assert_int_equal(memo_skipped(m), 65536);
+	assert_int_equal(hits - h0, 256 * 32 - 32);
 	cfe_spd_destroy(s);
 	cfe_spd_memo_free(m);
 }
@@ -1434,6 +1524,7 @@ main(void)
 		cmocka_unit_test(test_memo),
 		cmocka_unit_test(test_memo_v6_words),
 		cmocka_unit_test(test_memo_replaced),
+		cmocka_unit_test(test_memo_thrash),
 		cmocka_unit_test(test_perf),
 	};
 
