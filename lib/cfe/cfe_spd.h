@@ -108,10 +108,10 @@ void cfe_spd_lookup_bulk(const struct cfe_spd *s, enum cfe_spd_dir dir,
  * alone: a family in a direction whose rules of that family all match any
  * protocol and every port (the usual site-to-site SPD). Elsewhere
  * cfe_spd_lookup_memo() is cfe_spd_lookup_bulk(). A family whose hit rate
- * falls under one in three over 4096 lookups skips the memo for the next
- * 65,536 (more live pairs than slots), then tries again. A replaced SPD needs no
- * flush: slots carry the SPD's generation, unique in the process. Control
- * plane: create, free. NULL with rte_errno ENOMEM.
+ * falls under one in three over 4096 lookups (more live pairs than slots)
+ * skips the memo for the next 65,536, then tries again. A replaced SPD
+ * needs no flush: slots carry the SPD's generation, unique in the process.
+ * Control plane: create, free. NULL with rte_errno ENOMEM.
  */
 struct cfe_spd_memo;
 
