@@ -389,9 +389,14 @@ cfe_spd_create(const char *name, const struct cfe_spd_rule *in, unsigned n_in,
 	if (rc == 0)
 		rc = dir_init(&s->dir[CFE_SPD_OUT], out, n_out, socket);
 	for (d = 0; d < 2 && rc == 0; d++)
-		for (fi = 0; fi < 2 && rc == 0; fi++)
+		for (fi = 0; fi < 2 && rc == 0; fi++) {
 			rc = acl_make(&s->dir[d], name, d, fi, socket,
 				      &s->dir[d].acl[fi]);
+			/* no rule of the family: every verdict is NULL at no
+			 * cost, nothing to remember */
+			if (s->dir[d].acl[fi] == NULL)
+				s->dir[d].addr_only[fi] = 0;
+		}
 	if (rc != 0) {
 		cfe_spd_destroy(s);
 		rte_errno = -rc;

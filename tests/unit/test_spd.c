@@ -1274,8 +1274,8 @@ static void
 test_memo_replaced(void **state)
 {
 	struct cfe_spd_rule a[2], b[2];
-	struct cfe_spd_tuple t = tuple("10.1.2.3", "172.16.0.9", 17, 1, 2);
-	const struct cfe_spd_tuple *tp = &t;
+	struct cfe_spd_tuple t = tuple("10.1.2.3", "172.16.0.9", 17, 1, 2), six;
+	const struct cfe_spd_tuple *tp = &t, *sp = &six;
 	const struct cfe_spd_rule *r;
 	struct cfe_spd_memo *m = cfe_spd_memo_create(SOCKET_ID_ANY);
 	struct cfe_spd *s;
@@ -1314,6 +1314,12 @@ test_memo_replaced(void **state)
 	/* after the first round of each direction, hits */
 	memo_total(m, &hits);
 	assert_int_equal(hits, 4);
+	/* IPv6: no rule of the family in either direction, no match at no
+	 * cost: the memo is not asked */
+	six = tuple("2001:db8::1", "2001:db8:1::1", 17, 1, 2);
+	cfe_spd_lookup_memo(s, m, CFE_SPD_OUT, 6, &sp, 1, &r);
+	assert_null(r);
+	assert_int_equal(memo_total(m, NULL), 3 + 4);
 	cfe_spd_destroy(s);
 
 	/* every pair: OUT discards, IN bypasses; each pair asked OUT, IN,
