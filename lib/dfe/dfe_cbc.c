@@ -333,8 +333,7 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 	uint64_t bytes = 0;
 
 	sg_fwd_init(&out, sa->inner_family);
-	bad.n = 0;
-	memset(bad.cnt, 0, sizeof(bad.cnt));
+	dfe_bad_init(&bad);
 	for (i = 0; i < g->n; i++) {
 		struct rte_mbuf *m = mb[i];
 		unsigned slot = g->first + i;

@@ -174,8 +174,7 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	uint64_t bytes = 0;
 
 	sg_fwd_init(&out, sa->inner_family);
-	bad.n = 0;
-	memset(bad.cnt, 0, sizeof(bad.cnt));
+	dfe_bad_init(&bad);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		struct sg_meta *meta = sg_meta(m);
@@ -191,14 +190,9 @@ dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		}
 		dfe_gcm_nonce(iv, g->salt, esp + ESP_HDR);
 		if (sa->esn) {
-			uint32_t hi = rte_cpu_to_be_32((uint32_t)(meta->sqn >> 32));
-			uint32_t spi, lo;
-
-			/* SPI, high half, low half (RFC 4106 5) */
-			memcpy(&spi, esp, 4);
-			memcpy(&lo, esp + 4, 4);
-			dfe_gcm_store16(aad, (uint64_t)spi | (uint64_t)hi << 32,
-					lo);
+			/* SPI, high half, low half (RFC 4106 5); without ESN
+			 * the AAD is the ESP header itself */
+			dfe_gcm_aad_in(aad, esp, true, meta->sqn);
 			g->dec(&g->key, &ctx, ct, ct, (uint64_t)clen, iv, aad,
 			       12, tag, icv_len);
 		} else {

@@ -5,6 +5,7 @@
 /* The direct GCM path's per-SA state: dfe_gcm.c (inbound, and the SA
  * state of both directions) and dfe_gcm_out.c (outbound). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <immintrin.h>
@@ -59,6 +60,27 @@ dfe_gcm_nonce(uint8_t nonce[16], uint32_t salt, const uint8_t *iv8)
 
 	memcpy(&v, iv8, 8);
 	dfe_gcm_store16(nonce, (uint64_t)salt | v << 32, v >> 32);
+}
+
+/*
+ * The AAD of an inbound packet, from its ESP header (esp) and, with ESN, the
+ * high half of its reconstructed sequence number (sqn): SPI and sequence
+ * number, with ESN the high half between the SPI and the low half (RFC 4106
+ * 5), zero-padded to 16 bytes.
+ */
+static inline void
+dfe_gcm_aad_in(uint8_t aad[16], const uint8_t *esp, bool esn, uint64_t sqn)
+{
+	uint32_t spi, lo, hi;
+
+	memcpy(&spi, esp, 4);
+	memcpy(&lo, esp + 4, 4);
+	if (esn) {
+		hi = rte_cpu_to_be_32((uint32_t)(sqn >> 32));
+		dfe_gcm_store16(aad, (uint64_t)spi | (uint64_t)hi << 32, lo);
+	} else {
+		dfe_gcm_store16(aad, (uint64_t)spi | (uint64_t)lo << 32, 0);
+	}
 }
 
 /*

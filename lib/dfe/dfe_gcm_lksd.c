@@ -64,25 +64,14 @@ dfe_gcm_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		const uint8_t *esp = rte_pktmbuf_mtod_offset(m, const uint8_t *,
 							     hl);
 		int32_t clen = (int32_t)m->pkt_len - (int32_t)pofs - icv_len;
-		uint32_t spi, lo, hi;
 
 		if (unlikely(m->nb_segs != 1 || clen < 0 || (clen & 3) != 0)) {
 			mal[nm++] = m;
 			continue;
 		}
 		dfe_gcm_nonce(dfe_gcm_op_iv(cop[j]), g->salt, esp + ESP_HDR);
-		/* SPI, then the sequence number: with ESN its high half
-		 * between the SPI and the low half (RFC 4106 5) */
-		memcpy(&spi, esp, 4);
-		memcpy(&lo, esp + 4, 4);
-		if (sa->esn) {
-			hi = rte_cpu_to_be_32((uint32_t)(sg_meta(m)->sqn >> 32));
-			dfe_gcm_store16(dfe_gcm_op_aad(cop[j]), (uint64_t)spi |
-					(uint64_t)hi << 32, lo);
-		} else {
-			dfe_gcm_store16(dfe_gcm_op_aad(cop[j]), (uint64_t)spi |
-					(uint64_t)lo << 32, 0);
-		}
+		dfe_gcm_aad_in(dfe_gcm_op_aad(cop[j]), esp, sa->esn,
+			       sg_meta(m)->sqn);
 		dfe_gcm_op_fill(cop[j], sa->cses, m, pofs, (uint32_t)clen,
 				pofs + (uint32_t)clen);
 		mb[j++] = m;
@@ -120,8 +109,7 @@ finish_in(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 		    dfe_replay_check(sa->replay, sg_meta(mb[i])->sqn) != 0)
 			stale |= UINT32_C(1) << i;
 	sg_fwd_init(&out, sa->inner_family);
-	bad.n = 0;
-	memset(bad.cnt, 0, sizeof(bad.cnt));
+	dfe_bad_init(&bad);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint32_t pofs = m->l2_len + m->l3_len + ESP_HDR + GCM_IV;

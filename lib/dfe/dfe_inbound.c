@@ -80,8 +80,7 @@ finish(struct dfe *d, struct dfe_sa *sa, const struct rte_ipsec_session *ss,
 	uint64_t bytes = 0;
 	uint32_t stale = 0;	/* bit i: mb[i] (a failure) was a replay */
 
-	bad.n = 0;
-	memset(bad.cnt, 0, sizeof(bad.cnt));
+	dfe_bad_init(&bad);
 	g = rte_ipsec_pkt_process(ss, mb, n);
 	if (unlikely(g < n))
 		for (i = g; i < n; i++)

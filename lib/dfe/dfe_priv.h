@@ -296,6 +296,13 @@ struct dfe_bad {
 };
 
 static inline void
+dfe_bad_init(struct dfe_bad *b)
+{
+	b->n = 0;
+	memset(b->cnt, 0, sizeof(b->cnt));
+}
+
+static inline void
 dfe_bad_put(struct dfe_bad *b, struct rte_mbuf *m, enum sg_drop why)
 {
 	b->m[b->n++] = m;
