@@ -73,15 +73,6 @@ def spigate_map(workers, nsas):
     return MAP[("spigate", workers)]
 
 
-def steered(workers, nsas, direction="in"):
-    """Two workers, many SAs, inbound: each RX queue gets the packets of its
-    own half of the SAs, as from a NIC that steers ESP by SPI (RSS on the
-    SPI), instead of each queue replaying the whole capture; spigate installs
-    the SAs lazily with lcores.sa_placement = "rx", so each SA lives on the
-    lcore whose queue receives it (docs/PERFORMANCE.md, Two cores)."""
-    return workers == 2 and nsas > 1 and direction == "in"
-
-
 T0 = time.monotonic()
 COMMANDS = {}        # kind -> one example argv, for the docs
 _uniq = itertools.count()
@@ -117,19 +108,54 @@ def quote(argv):
 # ------------------------------------------------------------------ rows
 
 class Row:
-    def __init__(self, alg, size, sas, mode, workers, direction="in"):
+    """One row of the matrix. steer (two workers, many SAs only): each RX
+    queue replays the packets of its own half of the SAs, as from a NIC that
+    puts each SA's packets on one queue (RSS on the ESP SPI inbound; on the
+    inner addresses outbound, where each of the bench's SAs has one address
+    pair), spigate installing the SAs lazily with lcores.sa_placement = "rx"
+    so that each SA lives on the lcore whose queue receives it; otherwise
+    each queue replays the whole capture, and half of each queue's packets
+    belong to the other lcore's SAs (docs/PERFORMANCE.md, CPUs and lcores).
+    None is the direction's default: steered inbound (since step 23), the
+    whole capture outbound; a row that is not the default says so in its
+    id (-steered, -spread)."""
+
+    def __init__(self, alg, size, sas, mode, workers, direction="in", steer=None):
         self.dir, self.alg, self.size, self.sas = direction, alg, str(size), int(sas)
         self.mode, self.workers = mode, int(workers)
+        self.default_steer = direction == "in"
+        self.steer = self.default_steer if steer is None else bool(steer)
+        self.queues_known = True
+
+    @property
+    def steered(self):
+        return self.workers == 2 and self.sas > 1 and self.steer
+
+    @property
+    def variant(self):
+        """'' for the default, else 'steered' or 'spread'."""
+        if self.workers != 2 or self.sas == 1 or self.steer == self.default_steer:
+            return ""
+        return "steered" if self.steer else "spread"
 
     @property
     def id(self):
-        return "%s-%s-%s-%dsa-%s-%dw" % (self.dir, self.alg, self.size, self.sas, self.mode,
-                                        self.workers)
+        return "%s-%s-%s-%dsa-%s-%dw%s" % (self.dir, self.alg, self.size, self.sas, self.mode,
+                                          self.workers, "-" + self.variant if self.variant
+                                          else "")
 
     def label(self):
         size = "IMIX" if self.size == "imix" else self.size + "B"
-        return "%s %s %s %dSA %s %dw" % (self.dir, self.alg, size, self.sas, self.mode,
-                                         self.workers)
+        return "%s %s %s %dSA %s %dw%s" % (self.dir, self.alg, size, self.sas, self.mode,
+                                           self.workers, " " + self.variant if self.variant
+                                           else "")
+
+    def rx_queues(self):
+        """What each RX queue replays, for the tables ('' with one worker
+        or one SA)."""
+        if self.workers != 2 or self.sas == 1 or not self.queues_known:
+            return ""
+        return "its half of the SAs" if self.steer else "the whole capture"
 
 
 def row_matrix(quick):
@@ -143,7 +169,7 @@ def row_matrix(quick):
         R += [Row("cbc128-sha256", "64", n, "cpu", 1) for n in (1, 1000)]
         R += [Row("gcm256", "imix", 1, "cpu", 1)]
         R += [Row("gcm128", "64", n, "cpu", 1, "out") for n in (1, 1000)]
-        R += [Row("gcm128", "64", 1000, "cpu", 2, "out")]
+        R += [Row("gcm128", "64", 1000, "cpu", 2, "out", steer=st) for st in (False, True)]
         R += [Row("gcm128", "64", 1, "lookaside", 1, "out")]
         R += [Row("cbc128-sha256", "64", 1, "cpu", 1, "out")]
         return R
@@ -166,7 +192,8 @@ def row_matrix(quick):
         for alg in gt.ALGS:                                      # outbound, two workers
             for s in ("64", "1420"):
                 R.append(Row(alg, s, 1, mode, 2, "out"))
-        R.append(Row("gcm128", "64", 1000, mode, 2, "out"))
+        for st in (False, True):
+            R.append(Row("gcm128", "64", 1000, mode, 2, "out", steer=st))
     return R
 
 
@@ -198,21 +225,31 @@ def traffic(alg, size, nsas, direction="in"):
     return path, count
 
 
-def queue_captures(alg, size, nsas, nq):
-    """The inbound capture split over nq RX queues by SA: SA i's packets
-    (SPI SPI_BASE + i) all on queue i % nq, in their order. Written next to
-    the capture, again when it is newer."""
-    pcap, count = traffic(alg, size, nsas)
+def queue_captures(alg, size, nsas, nq, direction="in"):
+    """The capture split over nq RX queues by SA, SA i's packets all on
+    queue i % nq, in their order: inbound by SPI (SPI_BASE + i), outbound by
+    inner destination (10.0.0.1 + i). Written next to the capture, again
+    when it is newer."""
+    pcap, count = traffic(alg, size, nsas, direction)
     paths = [pcap[:-len(".pcap")] + ".q%dof%d.pcap" % (q, nq) for q in range(nq)]
     if all(os.path.exists(x) and os.path.getmtime(x) >= os.path.getmtime(pcap) for x in paths):
         return paths
     per = [[] for _ in range(nq)]
     for fr in go.read_pcap(pcap):
-        # Ethernet, IPv4 without options, ESP (the generator's frames)
-        if fr[12:14] != b"\x08\x00" or fr[14] != 0x45 or fr[23] != 50:
-            raise BenchError("%s: a frame that is not ESP in IPv4" % pcap)
-        spi = struct.unpack("!I", fr[34:38])[0]
-        per[(spi - gt.SPI_BASE) % nq].append(fr)
+        # Ethernet, IPv4 without options, then ESP (inbound) or the clear
+        # packet whose destination names the SA (outbound): the generators'
+        # frames
+        if fr[12:14] != b"\x08\x00" or fr[14] != 0x45:
+            raise BenchError("%s: a frame that is not IPv4 without options" % pcap)
+        if direction == "in":
+            if fr[23] != 50:
+                raise BenchError("%s: a frame that is not ESP" % pcap)
+            i = struct.unpack("!I", fr[34:38])[0] - gt.SPI_BASE
+        else:
+            i = struct.unpack("!I", fr[30:34])[0] - gt.INNER_NET
+        if not 0 <= i < nsas:
+            raise BenchError("%s: a frame of no SA of the bench" % pcap)
+        per[i % nq].append(fr)
     for x, frames in zip(paths, per):
         gt.write_pcap(x, frames)
     log("  split %s over %d queues by SA (%s frames)"
@@ -235,8 +272,9 @@ def cached_text(name, fn, gen="gen_traffic.py"):
 
 def spigate_policy_file(alg, nsas, install="eager", direction="in"):
     if direction == "out":
-        return cached_text("spigate-out-%s-%d.yaml" % (alg, nsas),
-                           lambda: go.spigate_policy(alg, nsas), "gen_outbound.py")
+        return cached_text("spigate-out-%s-%d%s.yaml" % (alg, nsas,
+                                                         "" if install == "eager" else "-" + install),
+                           lambda: go.spigate_policy(alg, nsas, install), "gen_outbound.py")
     return cached_text("spigate-%s-%d-%s.yaml" % (alg, nsas, install),
                        lambda: gt.spigate_policy(alg, nsas, install))
 
@@ -477,15 +515,18 @@ class Bench:
         pcap, count = traffic(row.alg, row.size, row.sas, row.dir)
         prefix = uniq("sg")
         kw = {}
-        if steered(row.workers, row.sas, row.dir):
+        if row.steered:
             kw = {"rx_vdev": "net_pcap0,%s,infinite_rx=1" % ",".join(
-                      "rx_pcap=%s" % x for x in queue_captures(row.alg, row.size, row.sas, 2)),
+                      "rx_pcap=%s" % x for x in queue_captures(row.alg, row.size, row.sas, 2,
+                                                               row.dir)),
                   "install": "lazy", "placement": "rx",
                   "extra": "punt = { rate = 2000000; burst = 65536; };\n"}
         conf = self.spigate_conf(prefix, pcap, count, row.sas, row.alg, row.mode, row.workers,
                                  direction=row.dir, **kw)
         argv = [self.spigate, "-f", conf]
-        COMMANDS.setdefault("spigate %dw %s" % (row.workers, row.dir), (argv, conf))
+        COMMANDS.setdefault("spigate %dw %s%s" % (row.workers, row.dir,
+                                                   " steered" if row.steered else ""),
+                            (argv, conf))
         p = Proc("spigate", argv, prefix, os.path.join(self.rundir, prefix, "log"))
         tel = None
         try:
@@ -537,8 +578,8 @@ class Bench:
         nq = row.workers
         mbufs = count * nq + 16384
         qp = [pcap] * nq
-        if steered(row.workers, row.sas, row.dir):
-            qp = queue_captures(row.alg, row.size, row.sas, nq)
+        if row.steered:
+            qp = queue_captures(row.alg, row.size, row.sas, nq, row.dir)
         rx = "net_pcap0," + ",".join("rx_pcap=%s" % x for x in qp) + ",infinite_rx=1"
         lcores = [int(x.split("@")[0]) for x in lc.split(",")]
         config = ",".join("(0,%d,%d)" % (q, lcores[q]) for q in range(nq))
@@ -562,7 +603,9 @@ class Bench:
             "--vdev", "crypto_aesni_mb0", "--",
             "-p", "0x3", "-P", "-u", "0x1", "-l"] + sqn + [
             "-s", str(mbufs), "-f", cfg, "--config", config]
-        COMMANDS.setdefault("ipsec-secgw %dw %s" % (row.workers, row.dir), (argv, None))
+        COMMANDS.setdefault("ipsec-secgw %dw %s%s" % (row.workers, row.dir,
+                                                       " steered" if row.steered else ""),
+                            (argv, None))
         d = os.path.join(self.rundir, prefix)
         os.makedirs(d, exist_ok=True)
         p = Proc("ipsec-secgw", argv, prefix, os.path.join(d, "log"))
@@ -805,7 +848,11 @@ def render(resdir, report, write_docs=True):
     if os.path.exists(os.path.join(resdir, "machine.json")):
         with open(os.path.join(resdir, "machine.json")) as f:
             mach = json.load(f)
-    rows = [Row(alg, size, sas, mode, w, d) for alg, size, sas, mode, w, d in meta["rows"]]
+    rows = [Row(*r) for r in meta["rows"]]
+    for r, m in zip(rows, meta["rows"]):
+        # runs before the steered outbound rows did not record what each
+        # queue replayed (inbound: the whole capture before step 23)
+        r.queues_known = len(m) > 6
     b = types.SimpleNamespace(warm=meta["warm"], window=meta["window"],
                               disturbed=meta["disturbed"], quiet_waited=meta["quiet_waited"])
     report.write_all(resdir, meta["kind"], rows, meta["reps"], res, fwd, cry, ext, meta["tsc"],

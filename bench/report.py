@@ -246,6 +246,8 @@ def table_md(summary):
     for d in summary:
         r = d["row"]
         notes = []
+        if r.rx_queues():
+            notes.append("each RX queue replays %s" % r.rx_queues())
         if d["busy_cpp"]:
             notes.append("busy %s cyc/pkt" % f2(d["busy_cpp"], 0))
         if d["drops"]:
@@ -284,7 +286,8 @@ def write_csv(path, summary):
                     "peer_max", "ratio_spigate_peer", "limit_mpps", "ratio_spigate_limit",
                     "ratio_peer_limit", "spigate_gbps", "peer_gbps", "spigate_cycles_per_pkt",
                     "peer_cycles_per_pkt", "spigate_busy_cycles_per_pkt", "crypto_cycles",
-                    "fwd_cycles", "limit_cycles", "max_foreign_cpu", "spigate_drops", "errors"])
+                    "fwd_cycles", "limit_cycles", "max_foreign_cpu", "spigate_drops", "errors",
+                    "rx_queues"])
         for d in summary:
             r = d["row"]
             w.writerow([r.dir, r.alg, r.size, r.sas, r.mode, r.workers, d["n"]] + [
@@ -293,9 +296,8 @@ def write_csv(path, summary):
                     "ratio_peer", "limit", "ratio_limit", "peer_ratio_limit", "spigate_gbps",
                     "peer_gbps", "spigate_cpp", "peer_cpp", "busy_cpp", "crypto_cyc",
                     "fwd_cyc", "limit_cyc", "foreign")] + [
-                json.dumps(d["drops"]) if d["drops"] else "", "; ".join(d["errors"])])
-        w.writerow(["out", "*", "*", "*", "*", "*", 0] + [""] * 19 +
-                   ["", "outbound not built yet"])
+                json.dumps(d["drops"]) if d["drops"] else "", "; ".join(d["errors"]),
+                r.rx_queues()])
 
 
 # ------------------------------------------------------------------ charts
@@ -477,7 +479,7 @@ def commands_md(commands, b):
 
 def save_meta(resdir, kind, rows, reps, ext, tsc, commands, started, finished, b):
     """What --report-only needs besides raw.csv (run.json)."""
-    meta = {"kind": kind, "rows": [[r.alg, r.size, r.sas, r.mode, r.workers, r.dir]
+    meta = {"kind": kind, "rows": [[r.alg, r.size, r.sas, r.mode, r.workers, r.dir, r.steer]
                                    for r in rows],
             "reps": reps, "tsc": tsc, "started": started.isoformat(),
             "finished": finished.isoformat(), "warm": b.warm, "window": b.window,
@@ -557,8 +559,8 @@ def write_all(resdir, kind, rows, reps, res, fwd, cry, ext, tsc, commands, start
     big = [d for d in summary if d["row"].sas > 1]
     if big:
         md.append("Start (process start to the first decrypted or encrypted packet, every SA "
-                  "installed eagerly; two workers inbound: spigate's SAs are lazy, installed on "
-                  "their first packet) and RSS during the window, rows with many SAs "
+                  "installed eagerly; two workers with each RX queue replaying its half of the "
+                  "SAs: spigate's SAs are lazy, installed on their first packet) and RSS during the window, rows with many SAs "
                   "(medians):\n")
         md.append("| row | spigate start s | ipsec-secgw start s | spigate RSS MB | "
                   "ipsec-secgw RSS MB |")
