@@ -835,6 +835,17 @@ class Bench:
         return res, fwd, cry
 
 
+def rows_of_meta(meta_rows):
+    """The rows of a results folder's run.json: [alg, size, sas, mode,
+    workers, dir, steer]. Runs before the steered outbound rows wrote no
+    steer and did not record what each RX queue replayed (inbound: the whole
+    capture before step 23): their tables leave that note out."""
+    rows = [Row(*m) for m in meta_rows]
+    for r, m in zip(rows, meta_rows):
+        r.queues_known = len(m) > 6
+    return rows
+
+
 def render(resdir, report, write_docs=True):
     """Tables, charts and the docs block from a results folder (raw.csv,
     run.json, extras.json)."""
@@ -848,11 +859,7 @@ def render(resdir, report, write_docs=True):
     if os.path.exists(os.path.join(resdir, "machine.json")):
         with open(os.path.join(resdir, "machine.json")) as f:
             mach = json.load(f)
-    rows = [Row(*r) for r in meta["rows"]]
-    for r, m in zip(rows, meta["rows"]):
-        # runs before the steered outbound rows did not record what each
-        # queue replayed (inbound: the whole capture before step 23)
-        r.queues_known = len(m) > 6
+    rows = rows_of_meta(meta["rows"])
     b = types.SimpleNamespace(warm=meta["warm"], window=meta["window"],
                               disturbed=meta["disturbed"], quiet_waited=meta["quiet_waited"])
     report.write_all(resdir, meta["kind"], rows, meta["reps"], res, fwd, cry, ext, meta["tsc"],

@@ -106,3 +106,69 @@ def test_a_run_names_its_own_commit(tmp_path):
     with open(BENCH) as f:
         src = f.read()
     assert src.index("report.save_machine(resdir)") < src.index("b.throughput(rows, reps")
+
+
+def test_row_variants():
+    """Two workers with many SAs: inbound rows are steered (each RX queue
+    its half of the SAs) under their plain id; outbound has both, the
+    steered one named so; every id of both matrices is unique, and rows
+    with one worker or one SA have no variant."""
+    bench = import_bench_module("bench")
+    for quick in (False, True):
+        ids = [r.id for r in bench.row_matrix(quick)]
+        assert len(ids) == len(set(ids))
+        assert "out-gcm128-64-1000sa-cpu-2w" in ids
+        assert "out-gcm128-64-1000sa-cpu-2w-steered" in ids
+        assert "in-gcm128-64-1000sa-cpu-2w" in ids
+    R = bench.Row
+    assert R("gcm128", "64", 1000, "cpu", 2).steered
+    assert R("gcm128", "64", 1000, "cpu", 2).rx_queues() == "its half of the SAs"
+    assert not R("gcm128", "64", 1000, "cpu", 2, "out").steered
+    assert R("gcm128", "64", 1000, "cpu", 2, "out").rx_queues() == "the whole capture"
+    assert R("gcm128", "64", 1000, "cpu", 2, "in", False).id == "in-gcm128-64-1000sa-cpu-2w-spread"
+    st = R("gcm128", "64", 1000, "lookaside", 2, "out", True)
+    assert st.steered and st.label() == "out gcm128 64B 1000SA lookaside 2w steered"
+    for r in (R("gcm128", "64", 1, "cpu", 2, "out", True), R("gcm128", "64", 1000, "cpu", 1,
+                                                            "out", True)):
+        assert not r.steered and r.variant == "" and r.rx_queues() == ""
+    # a run.json of before the variants (six fields): rows as then, no note
+    old = bench.rows_of_meta([["gcm128", "64", 1000, "cpu", 2, "out"]])[0]
+    assert old.id == "out-gcm128-64-1000sa-cpu-2w" and old.rx_queues() == ""
+    new = bench.rows_of_meta([["gcm128", "64", 1000, "cpu", 2, "out", True]])[0]
+    assert new.id == "out-gcm128-64-1000sa-cpu-2w-steered"
+
+
+@pytest.mark.parametrize("direction", ["in", "out"])
+def test_queue_captures_split_by_sa(tmp_path, monkeypatch, direction):
+    """The steered rows' per-queue captures: SA i's packets on queue i % 2,
+    in their order (inbound by SPI, outbound by inner destination); a frame
+    of no SA of the bench is refused."""
+    bench = import_bench_module("bench")
+    gt, go = bench.gt, bench.go
+    nsas, count = 4, 16
+    frames = (go.build_frames("64", nsas, count) if direction == "out" else
+              gt.build_frames("gcm128", "64", nsas, count))
+    pcap = str(tmp_path / "cap.pcap")
+    gt.write_pcap(pcap, frames)
+    monkeypatch.setattr(bench, "traffic", lambda *a: (pcap, count))
+    q0, q1 = bench.queue_captures("gcm128", "64", nsas, 2, direction)
+
+    def sa(fr):
+        if direction == "in":
+            return int.from_bytes(fr[34:38], "big") - gt.SPI_BASE
+        return int.from_bytes(fr[30:34], "big") - gt.INNER_NET
+    got = [go.read_pcap(q0), go.read_pcap(q1)]
+    assert [len(g) for g in got] == [count // 2, count // 2]
+    for q in (0, 1):
+        assert [sa(fr) for fr in got[q]] == [k % nsas for k in range(count) if k % nsas % 2 == q]
+        assert got[q] == [fr for fr in frames if sa(fr) % 2 == q]
+    # one frame of an SA the bench does not have: refused, named
+    bad = bytearray(frames[0])
+    if direction == "in":
+        bad[34:38] = (gt.SPI_BASE + nsas).to_bytes(4, "big")
+    else:
+        bad[30:34] = (gt.INNER_NET + nsas).to_bytes(4, "big")
+    gt.write_pcap(pcap, frames + [bytes(bad)])
+    os.utime(pcap, (os.path.getmtime(q0) + 10,) * 2)
+    with pytest.raises(bench.BenchError, match="a frame of no SA of the bench"):
+        bench.queue_captures("gcm128", "64", nsas, 2, direction)
