@@ -288,6 +288,7 @@ ce_destroy(struct ce *ce)
 
 	if (ce == NULL)
 		return;
+	ce_telemetry_fini(ce);
 	ce_ctl_fini(ce);
 	if (ce->sa != NULL)
 		ce_sadb_fini(ce);

@@ -339,6 +339,10 @@ struct ce_stat_field {
 extern const struct ce_stat_field ce_stat_fields[];
 extern const unsigned ce_n_stat_fields;
 int ce_telemetry_init(struct ce *ce);
+/* The telemetry commands stop reading ce (they answer that spigate is
+ * stopping); waits for those that are reading it. ce_destroy() calls it
+ * first. */
+void ce_telemetry_fini(struct ce *ce);
 void ce_stats_total(struct ce *ce, struct sg_lcore_stats *tot);
 
 #endif /* CE_PRIV_H */

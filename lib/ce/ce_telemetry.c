@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,9 @@
 #define SA_PAGE 100   /* SAs per /spigate/sa/list reply (16 KiB replies) */
 #define EV_PAGE 48    /* events per /spigate/events reply */
 
-/* The telemetry API of DPDK 22.11 passes no user argument to callbacks. */
+/* The telemetry API of DPDK 22.11 passes no user argument to callbacks:
+ * the CE they read, NULL once it is being destroyed (tel_dispatch()). */
+static pthread_rwlock_t tel_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct ce *tel_ce;
 
 /* The counters of /spigate/stats, in reply order (also the control
@@ -61,14 +64,14 @@ ce_stats_total(struct ce *ce, struct sg_lcore_stats *tot)
 }
 
 static int
-tel_stats(const char *cmd __rte_unused, const char *params __rte_unused,
+tel_stats(struct ce *ce, const char *params __rte_unused,
 	  struct rte_tel_data *d)
 {
 	struct rte_tel_data *drop;
 	struct sg_lcore_stats t;
 	unsigned i;
 
-	ce_stats_total(tel_ce, &t);
+	ce_stats_total(ce, &t);
 	rte_tel_data_start_dict(d);
 	for (i = 0; i < ce_n_stat_fields; i++)
 		rte_tel_data_add_dict_u64(d, ce_stat_fields[i].name,
@@ -97,7 +100,7 @@ role_name(unsigned roles, char *buf, size_t len)
 }
 
 static int
-tel_info(const char *cmd __rte_unused, const char *params __rte_unused,
+tel_info(struct ce *ce, const char *params __rte_unused,
 	 struct rte_tel_data *d)
 {
 	struct rte_tel_data *roles;
@@ -107,28 +110,28 @@ tel_info(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "version", SG_VERSION);
 	rte_tel_data_add_dict_u64(d, "uptime_s",
-		(rte_rdtsc() - tel_ce->start_tsc) / tel_ce->hz);
+		(rte_rdtsc() - ce->start_tsc) / ce->hz);
 	rte_tel_data_add_dict_string(d, "crypto_mode",
-		tel_ce->dep->crypto_mode == CE_CRYPTO_CPU ? "cpu" : "lookaside");
+		ce->dep->crypto_mode == CE_CRYPTO_CPU ? "cpu" : "lookaside");
 	rte_tel_data_add_dict_string(d, "sa_placement",
-		tel_ce->dep->sa_placement == CE_PLACE_RX ? "rx" : "balanced");
+		ce->dep->sa_placement == CE_PLACE_RX ? "rx" : "balanced");
 	roles = rte_tel_data_alloc();
 	if (roles == NULL)
 		return -ENOMEM;
 	rte_tel_data_start_dict(roles);
 	for (l = 0; l < RTE_MAX_LCORE; l++) {
-		if (tel_ce->lc[l] == NULL)
+		if (ce->lc[l] == NULL)
 			continue;
 		snprintf(key, sizeof(key), "%u", l);
 		rte_tel_data_add_dict_string(roles, key,
-			role_name(tel_ce->lc[l]->roles, buf, sizeof(buf)));
+			role_name(ce->lc[l]->roles, buf, sizeof(buf)));
 	}
 	rte_tel_data_add_dict_container(d, "lcores", roles, 0);
 	return 0;
 }
 
 static int
-tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
+tel_lcores(struct ce *ce, const char *params __rte_unused,
 	   struct rte_tel_data *d)
 {
 	char key[16], buf[32];
@@ -136,13 +139,13 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 
 	rte_tel_data_start_dict(d);
 	for (l = 0; l < RTE_MAX_LCORE; l++) {
-		const struct ce_lcore *lc = tel_ce->lc[l];
+		const struct ce_lcore *lc = ce->lc[l];
 		struct rte_tel_data *c;
 		struct sg_lcore_stats s;
 
 		if (lc == NULL)
 			continue;
-		s = tel_ce->stats[l];
+		s = ce->stats[l];
 		c = rte_tel_data_alloc();
 		if (c == NULL)
 			return -ENOMEM;
@@ -176,12 +179,12 @@ tel_lcores(const char *cmd __rte_unused, const char *params __rte_unused,
 		}
 		/* the DFE on this lcore and the SAs it owns (the spread
 		 * lcores.sa_placement made) */
-		for (k = 0; k < tel_ce->n_dfe; k++) {
-			if (tel_ce->dep->dfe_lcores[k] != l)
+		for (k = 0; k < ce->n_dfe; k++) {
+			if (ce->dep->dfe_lcores[k] != l)
 				continue;
 			rte_tel_data_add_dict_u64(c, "dfe", k);
 			rte_tel_data_add_dict_u64(c, "sas",
-				__atomic_load_n(&tel_ce->slots[k].installed,
+				__atomic_load_n(&ce->slots[k].installed,
 						__ATOMIC_RELAXED));
 		}
 		snprintf(key, sizeof(key), "%u", l);
@@ -212,10 +215,8 @@ tel_error(struct rte_tel_data *d, const char *msg)
  * "total" and, when more SAs follow, "next" (the index to ask for).
  */
 static int
-tel_sa_list(const char *cmd __rte_unused, const char *params,
-	    struct rte_tel_data *d)
+tel_sa_list(struct ce *ce, const char *params, struct rte_tel_data *d)
 {
-	struct ce *ce = tel_ce;
 	unsigned i, start = 0, n = 0;
 	char buf[16], key[24];
 	char *end;
@@ -276,10 +277,8 @@ lifetime_left(struct rte_tel_data *c, const struct ce *ce,
 
 /* /spigate/sa/info,<spi>[,in|out]: the inbound SA unless out is asked. */
 static int
-tel_sa_info(const char *cmd __rte_unused, const char *params,
-	    struct rte_tel_data *d)
+tel_sa_info(struct ce *ce, const char *params, struct rte_tel_data *d)
 {
-	struct ce *ce = tel_ce;
 	struct dfe_sa_stats s;
 	struct rte_tel_data *drop;
 	const struct ce_sa *sa;
@@ -371,10 +370,8 @@ static const char *const proto_names[256] = {
  * first of the following page.
  */
 static int
-tel_events(const char *cmd __rte_unused, const char *params,
-	   struct rte_tel_data *d)
+tel_events(struct ce *ce, const char *params, struct rte_tel_data *d)
 {
-	struct ce *ce = tel_ce;
 	uint64_t first = 0, i, n;
 	unsigned k;
 	char key[24], buf[64];
@@ -430,10 +427,9 @@ tel_events(const char *cmd __rte_unused, const char *params,
 
 /* /spigate/ports: per port, the device's counters and spigate's view. */
 static int
-tel_ports(const char *cmd __rte_unused, const char *params __rte_unused,
+tel_ports(struct ce *ce, const char *params __rte_unused,
 	  struct rte_tel_data *d)
 {
-	struct ce *ce = tel_ce;
 	unsigned i;
 
 	rte_tel_data_start_dict(d);
@@ -469,28 +465,83 @@ tel_ports(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
+/* The commands: /spigate/<name>, their handler and help text. */
+static const struct {
+	const char *name;
+	int (*fn)(struct ce *ce, const char *params, struct rte_tel_data *d);
+	const char *help;
+} tel_cmds[] = {
+	{ "/spigate/info", tel_info,
+	  "Version, uptime and the role of every lcore." },
+	{ "/spigate/stats", tel_stats,
+	  "Totals: rx, tx, decrypted, ... and drop = {reason: count}." },
+	{ "/spigate/lcores", tel_lcores,
+	  "Per lcore: role, packets, busy/idle cycles, cycles per packet." },
+	{ "/spigate/sa/list", tel_sa_list,
+	  "SAs with spi, dir, state; 100 per reply. Parameter: first index." },
+	{ "/spigate/sa/info", tel_sa_info,
+	  "One SA. Parameters: spi[,in|out]." },
+	{ "/spigate/ports", tel_ports,
+	  "Per port: device, role, MAC, queues, device counters." },
+	{ "/spigate/events", tel_events,
+	  "Last events (acquire, sa-installed, ...). Parameter: first sequence number." },
+};
+
+/*
+ * Every command comes through here, on one of DPDK's telemetry threads
+ * (one per client). The read lock keeps the CE alive while a handler reads
+ * it: ce_telemetry_fini(), the first step of ce_destroy(), takes the write
+ * lock, so it waits for the handlers running and the ones after it answer
+ * that spigate is stopping instead of reading what is being freed. DPDK
+ * 22.11 has no way to unregister a command, and its socket stays open until
+ * the process exits.
+ */
+static int
+tel_dispatch(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < RTE_DIM(tel_cmds); i++)
+		if (strcmp(cmd, tel_cmds[i].name) == 0)
+			break;
+	if (i == RTE_DIM(tel_cmds))
+		return -EINVAL;
+	pthread_rwlock_rdlock(&tel_lock);
+	if (tel_ce == NULL)
+		rc = tel_error(d, "spigate is stopping");
+	else
+		rc = tel_cmds[i].fn(tel_ce, params, d);
+	pthread_rwlock_unlock(&tel_lock);
+	return rc;
+}
+
 int
 ce_telemetry_init(struct ce *ce)
 {
+	unsigned i;
+
+	pthread_rwlock_wrlock(&tel_lock);
 	tel_ce = ce;
-	if (rte_telemetry_register_cmd("/spigate/info", tel_info,
-		"Version, uptime and the role of every lcore.") != 0 ||
-	    rte_telemetry_register_cmd("/spigate/stats", tel_stats,
-		"Totals: rx, tx, decrypted, ... and drop = {reason: count}.") != 0 ||
-	    rte_telemetry_register_cmd("/spigate/lcores", tel_lcores,
-		"Per lcore: role, packets, busy/idle cycles, cycles per packet.") != 0 ||
-	    rte_telemetry_register_cmd("/spigate/sa/list", tel_sa_list,
-		"SAs with spi, dir, state; 100 per reply. Parameter: first index.") != 0 ||
-	    rte_telemetry_register_cmd("/spigate/sa/info", tel_sa_info,
-		"One SA. Parameters: spi[,in|out].") != 0 ||
-	    rte_telemetry_register_cmd("/spigate/ports", tel_ports,
-		"Per port: device, role, MAC, queues, device counters.") != 0 ||
-	    rte_telemetry_register_cmd("/spigate/events", tel_events,
-		"Last events (acquire, sa-installed, ...). Parameter: first sequence number.") != 0) {
-		CE_LOG(ERR, "cannot register telemetry commands");
-		return -EINVAL;
+	pthread_rwlock_unlock(&tel_lock);
+	for (i = 0; i < RTE_DIM(tel_cmds); i++) {
+		if (rte_telemetry_register_cmd(tel_cmds[i].name, tel_dispatch,
+					       tel_cmds[i].help) != 0) {
+			CE_LOG(ERR, "cannot register telemetry command %s",
+			       tel_cmds[i].name);
+			return -EINVAL;
+		}
 	}
 	return 0;
+}
+
+void
+ce_telemetry_fini(struct ce *ce)
+{
+	pthread_rwlock_wrlock(&tel_lock);
+	if (tel_ce == ce)
+		tel_ce = NULL;
+	pthread_rwlock_unlock(&tel_lock);
 }
 
 int

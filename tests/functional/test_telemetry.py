@@ -125,3 +125,101 @@ def test_telemetry_and_sigterm(running):
     assert "spigate: rx %d tx %d decrypted %d" % (n, n - 1, n - 1) in out, out
     got = gateway.read_pcap(out_pcap)
     sc.expected.check(got)
+
+
+def _hammer(sock_path, cmds, replies, stop):
+    """One telemetry client: the commands in turn, as fast as the gateway
+    answers, until the socket closes (the process exited) or stop is set."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s.connect(sock_path)
+        s.recv(1024)                           # the server's greeting
+        k = 0
+        while not stop.is_set():
+            cmd = cmds[k % len(cmds)]
+            k += 1
+            s.send(cmd.encode())
+            r = s.recv(1 << 20)
+            if not r:
+                return
+            replies.append((cmd, json.loads(r)))
+    except (ConnectionError, OSError):
+        return
+    finally:
+        s.close()
+
+
+def test_queries_while_stopping(spigate_bin, workdir, seed_rng):
+    """Telemetry clients querying without pause while the gateway stops:
+    ce_destroy() frees what the commands read (the per-lcore blocks, the SA
+    table), so from its first step on they answer {"error": "spigate is
+    stopping"} instead of reading it. Every reply is either whole data or
+    that error, the gateway exits 0, and over a few stops the clients see
+    the error (the teardown of 400 SAs takes long enough for their loops)."""
+    import threading
+    sc = Scenario(rng=seed_rng)
+    sc.dep.telemetry = True
+    flows = [sc.flow(i, GCM, "4in4", install="eager") for i in range(400)]
+    sc.send_valid(flows[0], 4)
+    conf, _, prefix = gateway.prepare(sc.dep, workdir, sc.frames)
+    sock = os.path.join("/var/run/dpdk", prefix, "dpdk_telemetry.v2")
+    cmds = ["/spigate/lcores", "/spigate/stats", "/spigate/sa/list", "/spigate/info",
+            "/spigate/sa/info,%#x" % flows[1].spi, "/spigate/ports", "/spigate/events"]
+    stopping = 0
+    for attempt in range(5):
+        proc = subprocess.Popen([spigate_bin, "-f", conf], cwd=workdir,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+        replies, threads, stop = [], [], threading.Event()
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, "spigate exited early"
+                assert time.monotonic() < deadline, "telemetry never answered"
+                if os.path.exists(sock):
+                    try:
+                        if query(prefix, "/spigate/stats")["decrypted"] == 4:
+                            break
+                    except (AssertionError, subprocess.TimeoutExpired, ValueError,
+                            TypeError):
+                        pass
+                time.sleep(0.2)
+            for _ in range(3):
+                t = threading.Thread(target=_hammer, args=(sock, cmds, replies, stop))
+                t.start()
+                threads.append(t)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            stop.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for t in threads:
+                t.join(timeout=10)
+            subprocess.run(["rm", "-rf", os.path.join("/var/run/dpdk", prefix)])
+        assert replies, "no reply before the stop"
+        for cmd, r in replies:
+            body = r[cmd.split(",")[0]]
+            if body == {"error": "spigate is stopping"}:
+                stopping += 1
+                continue
+            if cmd == "/spigate/stats":
+                assert body["rx"] == 4 and body["decrypted"] == 4, body
+            elif cmd == "/spigate/lcores":
+                assert body["1"]["role"] == "cfe+dfe" and body["1"]["sas"] == 400, body
+            elif cmd == "/spigate/sa/list":
+                assert body["total"] == 400, body
+            elif cmd.startswith("/spigate/sa/info"):
+                assert body["state"] == "installed" and body["spi"], body
+            elif cmd == "/spigate/info":
+                assert body["lcores"] == {"0": "ce", "1": "cfe+dfe"}, body
+            elif cmd == "/spigate/ports":
+                assert set(body) == {"wan0", "lan0"}, body
+            else:
+                assert body["total"] == 400, body
+        if stopping:
+            break
+    assert stopping > 0, "no query answered 'spigate is stopping' in %d stops" % (attempt + 1)
