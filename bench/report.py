@@ -560,8 +560,8 @@ def write_all(resdir, kind, rows, reps, res, fwd, cry, ext, tsc, commands, start
     if big:
         md.append("Start (process start to the first decrypted or encrypted packet, every SA "
                   "installed eagerly; two workers with each RX queue replaying its half of the "
-                  "SAs: spigate's SAs are lazy, installed on their first packet) and RSS during the window, rows with many SAs "
-                  "(medians):\n")
+                  "SAs: spigate's SAs are lazy, installed on their first packet) and RSS "
+                  "during the window, rows with many SAs (medians):\n")
         md.append("| row | spigate start s | ipsec-secgw start s | spigate RSS MB | "
                   "ipsec-secgw RSS MB |")
         md.append("|---|---|---|---|---|")
