@@ -158,48 +158,28 @@ def test_queries_while_stopping(spigate_bin, workdir, seed_rng):
     that error, the gateway exits 0, and over a few stops the clients see
     the error (the teardown of 400 SAs takes long enough for their loops)."""
     import threading
+    from sgtest import live
     sc = Scenario(rng=seed_rng)
-    sc.dep.telemetry = True
     flows = [sc.flow(i, GCM, "4in4", install="eager") for i in range(400)]
     sc.send_valid(flows[0], 4)
-    conf, _, prefix = gateway.prepare(sc.dep, workdir, sc.frames)
-    sock = os.path.join("/var/run/dpdk", prefix, "dpdk_telemetry.v2")
     cmds = ["/spigate/lcores", "/spigate/stats", "/spigate/sa/list", "/spigate/info",
             "/spigate/sa/info,%#x" % flows[1].spi, "/spigate/ports", "/spigate/events"]
     stopping = 0
     for attempt in range(5):
-        proc = subprocess.Popen([spigate_bin, "-f", conf], cwd=workdir,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL)
         replies, threads, stop = [], [], threading.Event()
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, "spigate exited early"
-                assert time.monotonic() < deadline, "telemetry never answered"
-                if os.path.exists(sock):
-                    try:
-                        if query(prefix, "/spigate/stats")["decrypted"] == 4:
-                            break
-                    except (AssertionError, subprocess.TimeoutExpired, ValueError,
-                            TypeError):
-                        pass
-                time.sleep(0.2)
-            for _ in range(3):
-                t = threading.Thread(target=_hammer, args=(sock, cmds, replies, stop))
-                t.start()
-                threads.append(t)
-            time.sleep(0.3)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 0
+            with live.Live(sc.dep, sc.frames, workdir, spigate_bin) as g:
+                g.wait_stats(lambda st: st["decrypted"] == 4)
+                for _ in range(3):
+                    t = threading.Thread(target=_hammer, args=(g.sock, cmds, replies, stop))
+                    t.start()
+                    threads.append(t)
+                time.sleep(0.3)
+                assert g.stop(timeout=30).returncode == 0
         finally:
             stop.set()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
             for t in threads:
                 t.join(timeout=10)
-            subprocess.run(["rm", "-rf", os.path.join("/var/run/dpdk", prefix)])
         assert replies, "no reply before the stop"
         for cmd, r in replies:
             body = r[cmd.split(",")[0]]
