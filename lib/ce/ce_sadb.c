@@ -789,8 +789,14 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 		rte_rcu_qsbr_synchronize(ce->qsv, self);
 		dfe_sa_unpublish(ce->dfe[sa->dfe], sa->slot);
 		rte_rcu_qsbr_synchronize(ce->qsv, self);
-		while (dfe_sa_inflight(sa->rt) != 0)
-			rte_pause();
+		while (dfe_sa_inflight(sa->rt) != 0) {
+			/* a DFE on this lcore completes them only if asked */
+			if (ce->lc[ce->ce_lcore] != NULL &&
+			    ce->lc[ce->ce_lcore]->dfe == ce->dfe[sa->dfe])
+				dfe_settle(ce->dfe[sa->dfe]);
+			else
+				rte_pause();
+		}
 		dfe_sa_free(sa->rt);
 		sa->rt = NULL;
 		sl->free[sl->n_free++] = sa->slot;

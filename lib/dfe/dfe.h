@@ -63,8 +63,14 @@ uint8_t dfe_cdev(const struct dfe *d);
 /* One iteration: ring -> ESP -> forward, and crypto completions. Returns the
  * number of packets handled (0: idle). */
 unsigned dfe_poll(struct dfe *d);
-/* Packets inside the DFE (stashed behind a gate, or in the crypto device). */
+/* Packets inside the DFE (stashed behind a gate, or in the crypto device or
+ * the direct CBC path's manager). */
 unsigned dfe_pending(const struct dfe *d);
+/* Complete now every packet of the DFE in the crypto device or the direct
+ * CBC path's manager: for the CE when it runs on the DFE's lcore, where
+ * nothing else would while it waits (ce_sa_remove()). The DFE's lcore
+ * thread only, between dfe_poll() calls. */
+void dfe_settle(struct dfe *d);
 
 /* ---- SAs ---- */
 enum dfe_mode { DFE_MODE_TUNNEL, DFE_MODE_TRANSPORT };
@@ -203,8 +209,8 @@ const struct dfe_peer6 *dfe_sa_set_peer6(struct dfe_sa *sa,
 					 const struct dfe_peer6 *p);
 void dfe_peer6_free(const struct dfe_peer6 *p);
 
-/* Crypto operations of this SA still in the device (lookaside): an SA is
- * freed only once this is 0. Any thread. */
+/* Packets of this SA still in the crypto device (lookaside) or the direct
+ * CBC path's manager: an SA is freed only once this is 0. Any thread. */
 unsigned dfe_sa_inflight(const struct dfe_sa *sa);
 
 #endif /* DFE_H */

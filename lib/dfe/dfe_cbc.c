@@ -8,11 +8,23 @@
  * SHA-256 on AVX-512) and computes only when the lanes are full or flushed.
  * lib/ipsec's cpu-crypto call hands over one SA's group and flushes, so a
  * burst spread over many SAs paid a 16-lane SHA-256 for each packet or two.
- * Here every packet of a burst, whatever its SA, goes into one manager
- * (dfe_cbc_submit(), called per SA group by inbound()), and the lanes are
- * flushed once per burst (dfe_cbc_complete(), after the last group): the
- * groups are then finished in the order they were submitted, so each SA
- * still sees its packets in arrival order.
+ * Here every packet, whatever its SA, goes into the DFE's one manager
+ * (dfe_cbc_submit(), called per SA group by inbound()), and the jobs stay
+ * there across bursts, as in the aesni_mb PMD: the manager returns them in
+ * the order they were submitted, when their lanes have computed, and each
+ * burst finishes the groups whose jobs have all come out (dfe_cbc_reap()).
+ * A flush, which runs the lanes part empty, comes only when the DFE has no
+ * new packets, when a group has waited DFE_CBC_AGE bursts, before a drain
+ * the window needs (ESN, lifetimes) and when the manager is full
+ * (dfe_cbc_flush()). Flushing at the end of every burst
+ * left 15 of 32 jobs to the flush (docs/PERFORMANCE.md, step 30).
+ *
+ * An SA's jobs in the manager count in sa->inflight, as its operations in
+ * a crypto device do: the CE frees an SA only once none is left, and an
+ * ESN or lifetime-limited SA completes them before its next group. Each
+ * group keeps its packets (d->job_m), so the caller's array is free when
+ * dfe_cbc_submit() returns. Groups are finished in submission order, so each
+ * SA still sees its packets in arrival order.
  *
  * What lib/ipsec checks, this checks, in the same order and with the same
  * drop reasons (the ciphertext a whole number of blocks: malformed before
@@ -59,8 +71,8 @@ dfe_cbc_init(struct dfe *d)
 	const char *e = getenv("SPIGATE_DIRECT_CBC");
 
 	d->direct_cbc = d->imb != NULL && !(e != NULL && strcmp(e, "0") == 0);
-	d->n_defer = 0;
-	d->n_job = 0;
+	d->cbc_head = d->cbc_tail = 0;
+	d->grp_head = d->grp_tail = 0;
 	return 0;
 }
 
@@ -235,9 +247,9 @@ job_done(struct dfe *d, const IMB_JOB *j)
 /*
  * Queue the packets of one SA (pre-checked by inbound(): meta->sqn set,
  * NAT-T UDP counted in l3_len) into the DFE's manager. They are finished by
- * dfe_cbc_complete(), which the caller of inbound() runs after the last
- * group of the burst. A ciphertext that is not a whole number of blocks is
- * malformed before the crypto, as in lib/ipsec.
+ * dfe_cbc_reap() or dfe_cbc_flush(); mb[] is free again on return. A
+ * ciphertext that is not a whole number of blocks is malformed before the
+ * crypto, as in lib/ipsec.
  */
 void
 dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
@@ -248,19 +260,18 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	struct dfe_defer *g;
 	unsigned i, k = 0, nb = 0;
 
-	if (d->n_job + n > DFE_CBC_MAX || d->n_defer == DFE_DEFER_MAX)
-		dfe_cbc_complete(d);
-	g = &d->defer[d->n_defer];
+	if (dfe_cbc_pending(d) + n > DFE_CBC_MAX)
+		dfe_cbc_flush(d);
+	g = &d->defer[d->grp_tail % DFE_DEFER_MAX];
 	g->sa = sa;
-	g->m = mb;
-	g->first = (uint16_t)d->n_job;
+	g->first = d->cbc_tail;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint32_t hl = m->l2_len + m->l3_len;
 		uint8_t *esp = rte_pktmbuf_mtod_offset(m, uint8_t *, hl);
 		int32_t clen = (int32_t)m->pkt_len - (int32_t)hl -
 			(ESP_HDR + CBC_IV) - (int32_t)c->icv_len;
-		unsigned slot = d->n_job;
+		unsigned slot = d->cbc_tail % DFE_CBC_MAX;
 		uint32_t hlen;
 		IMB_JOB *j;
 
@@ -304,8 +315,9 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		j->chain_order = IMB_ORDER_HASH_CIPHER;
 		j->user_data = (void *)(uintptr_t)slot;
 		d->job_st[slot] = 0;
-		d->n_job++;
-		mb[k++] = m;
+		d->job_m[slot] = m;
+		d->cbc_tail++;
+		k++;
 		for (j = IMB_SUBMIT_JOB(d->imb); j != NULL;
 		     j = IMB_GET_COMPLETED_JOB(d->imb))
 			job_done(d, j);
@@ -315,10 +327,19 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	if (k == 0)
 		return;
 	g->n = (uint16_t)k;
-	d->n_defer++;
+	g->tick = d->tick;
+	d->grp_tail++;
+	__atomic_store_n(&sa->inflight, sa->inflight + k, __ATOMIC_RELEASE);
 }
 
-/* After the crypto of one group: ICV, trailer, window, strip, forward. */
+/*
+ * After the crypto of one group: ICV, trailer, window, strip, forward. A
+ * packet that failed whose number the window holds by now is a replay: it
+ * passed the pre-check while the packet it repeats was still in the
+ * manager (with ESN its ICV fails too: it was verified with the high half
+ * of the later number), as on the enqueue/dequeue path (finish() in
+ * dfe_inbound.c).
+ */
 static void
 finish_group(struct dfe *d, const struct dfe_defer *g)
 {
@@ -326,7 +347,6 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 	const struct dfe_cbc *c = sa->cbc;
 	const struct dfe_selset *ss = __atomic_load_n(&sa->sel,
 						      __ATOMIC_ACQUIRE);
-	struct rte_mbuf **mb = g->m;
 	struct dfe_bad bad;
 	struct sg_fwd_batch out;
 	unsigned i, k = 0;
@@ -335,44 +355,88 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 	sg_fwd_init(&out, sa->inner_family);
 	dfe_bad_init(&bad);
 	for (i = 0; i < g->n; i++) {
-		struct rte_mbuf *m = mb[i];
-		unsigned slot = g->first + i;
+		unsigned slot = (g->first + i) % DFE_CBC_MAX;
+		struct rte_mbuf *m = d->job_m[slot];
 		uint32_t hl = m->l2_len + m->l3_len;
 		uint8_t *pt = rte_pktmbuf_mtod_offset(m, uint8_t *,
 						      hl + ESP_HDR + CBC_IV);
 		uint32_t clen = m->pkt_len - hl - (ESP_HDR + CBC_IV) -
 			c->icv_len;
 
-		if (unlikely(d->job_st[slot] != 1)) {
-			dfe_bad_put(&bad, m, SG_DROP_CRYPTO_ERROR);
-			continue;
-		}
-		if (unlikely(!dfe_icv_equal(d->job_tag[slot], sa->esn ?
+		if (unlikely(d->job_st[slot] != 1 ||
+			     !dfe_icv_equal(d->job_tag[slot], sa->esn ?
 					    d->job_icv[slot] : pt + clen,
 					    c->icv_len))) {
-			dfe_bad_put(&bad, m, SG_DROP_AUTH_FAILED);
+			dfe_bad_put(&bad, m,
+				    dfe_replay_check(sa->replay,
+						     sg_meta(m)->sqn) != 0 ?
+				    SG_DROP_REPLAY : d->job_st[slot] != 1 ?
+				    SG_DROP_CRYPTO_ERROR :
+				    SG_DROP_AUTH_FAILED);
 			continue;
 		}
 		k += dfe_in_finish(sa, ss, &out, &bad, m, c->next_proto, pt,
 				   (int32_t)clen, hl + ESP_HDR + CBC_IV,
 				   c->icv_len, &bytes);
 	}
+	__atomic_store_n(&sa->inflight, sa->inflight - g->n, __ATOMIC_RELEASE);
 	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
 }
 
-/* Flush the lanes, then finish the queued groups in submission order. */
-void
-dfe_cbc_complete(struct dfe *d)
+/* The groups whose jobs have all come out of the manager, in order. */
+static unsigned
+reap(struct dfe *d)
+{
+	unsigned done = 0;
+
+	while (d->grp_head != d->grp_tail) {
+		const struct dfe_defer *g = &d->defer[d->grp_head %
+						      DFE_DEFER_MAX];
+
+		/* in order: the group's last job out means all of it */
+		if (d->job_st[(g->first + g->n - 1) % DFE_CBC_MAX] == 0)
+			break;
+		finish_group(d, g);
+		d->cbc_head = g->first + g->n;
+		d->grp_head++;
+		done += g->n;
+	}
+	return done;
+}
+
+/*
+ * After a burst: finish, in submission order, the groups whose jobs have
+ * all come out of the manager; the others wait for later bursts' jobs to
+ * fill the lanes, but no more than DFE_CBC_AGE bursts: with few CBC
+ * packets among other traffic the lanes would not fill for long, and the
+ * ring never empties (which flushes them too, dfe_poll()). Returns the
+ * packets finished.
+ */
+unsigned
+dfe_cbc_reap(struct dfe *d)
+{
+	unsigned done = reap(d);
+
+	if (d->grp_head != d->grp_tail &&
+	    (uint16_t)(d->tick - d->defer[d->grp_head % DFE_DEFER_MAX].tick) >=
+	    DFE_CBC_AGE)
+		done += dfe_cbc_flush(d);
+	return done;
+}
+
+/* Flush the lanes, then finish every group. Returns the packets finished. */
+unsigned
+dfe_cbc_flush(struct dfe *d)
 {
 	const IMB_JOB *j;
-	unsigned i;
+	unsigned done;
 
-	if (d->n_job == 0)
-		return;
+	if (d->grp_head == d->grp_tail)
+		return 0;
 	while ((j = IMB_FLUSH_JOB(d->imb)) != NULL)
 		job_done(d, j);
-	for (i = 0; i < d->n_defer; i++)
-		finish_group(d, &d->defer[i]);
-	d->n_defer = 0;
-	d->n_job = 0;
+	done = reap(d);
+	RTE_ASSERT(d->grp_head == d->grp_tail);
+	d->cbc_head = d->cbc_tail;
+	return done;
 }

@@ -220,6 +220,15 @@ dfe_lksd_drain(struct dfe *d)
 	return n;
 }
 
+void
+dfe_settle(struct dfe *d)
+{
+	dfe_cbc_flush(d);
+	dfe_lksd_flush(d);
+	while (d->inflight != 0)
+		dfe_lksd_drain(d);
+}
+
 /*
  * The crypto and what follows, for packets of one SA that passed the
  * pre-checks.
@@ -246,7 +255,7 @@ crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 		return;
 	}
 	if (sa->cbc != NULL) {
-		/* finished by dfe_cbc_complete() after the burst's groups */
+		/* finished by dfe_cbc_reap() after this or a later burst */
 		dfe_cbc_submit(d, sa, mb, k);
 		return;
 	}
@@ -294,15 +303,18 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 	uint64_t left = UINT64_MAX, base, run;
 
 	/*
-	 * Packets of this SA still in the device are not in the window yet:
-	 * an ESN SA would reconstruct the high half against a stale top (and
-	 * lib/ipsec likewise), and the lifetime would count without them.
-	 * Complete them first (in order: one queue pair).
+	 * Packets of this SA still in the device (or the direct CBC path's
+	 * manager) are not in the window yet: an ESN SA would reconstruct the
+	 * high half against a stale top (and lib/ipsec likewise), and the
+	 * lifetime would count without them. Complete them first (in order:
+	 * one queue pair, one manager).
 	 */
 	if (unlikely(sa->inflight != 0 && (sa->esn || sa->hard_packets != 0 ||
-					   sa->hard_bytes != 0)))
+					   sa->hard_bytes != 0))) {
+		dfe_cbc_flush(d);
 		while (sa->inflight != 0)
 			dfe_lksd_drain(d);
+	}
 	if (unlikely(sa->expired ||
 		     (sa->hard_bytes != 0 && sa->bytes >= sa->hard_bytes))) {
 		dfe_drop(d, sa, SG_DROP_LIFETIME_EXPIRED, mb, n);
@@ -369,7 +381,7 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 			if (unlikely((sqn >> 32) != (dfe_replay_esn_at(base,
 					sa->replay->win, seq) >> 32)) && k != 0) {
 				crypto(d, sa, mb, k);
-				dfe_cbc_complete(d);	/* mb[] is reused */
+				dfe_cbc_flush(d);
 				dfe_lksd_flush(d);
 				while (d->inflight != 0)
 					dfe_lksd_drain(d);
@@ -402,12 +414,10 @@ inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 static void
 run_sa(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
 {
-	if (sa->dir == DFE_DIR_IN) {
+	if (sa->dir == DFE_DIR_IN)
 		inbound(d, sa, mb, n);
-		dfe_cbc_complete(d);	/* before the caller reuses mb[] */
-	} else {
+	else
 		dfe_outbound(d, sa, mb, n);
-	}
 }
 
 /*
@@ -444,8 +454,8 @@ run_groups(struct dfe *d, struct grp *g, unsigned ng)
 		else
 			dfe_outbound(d, g[i].sa, g[i].m, g[i].n);
 	}
-	/* the direct CBC groups, whose lanes the whole burst filled */
-	dfe_cbc_complete(d);
+	/* the direct CBC groups whose jobs came out of the manager */
+	dfe_cbc_reap(d);
 	dfe_lksd_flush(d);
 }
 
@@ -628,6 +638,9 @@ dispatch(struct dfe *d, struct rte_mbuf *in[], unsigned n)
  * the CFE and the DFE on two lcores, 1 SA, 4.7-5.0 -> 7.8-9.8 Mpps; on an
  * lcore that also runs the CFE the lines are local and it cost 2-3%, so
  * there the burst is processed at once.
+ *
+ * When nothing new arrives, the direct CBC path's jobs still in
+ * intel-ipsec-mb's lanes are flushed (dfe_cbc.c).
  */
 unsigned
 dfe_poll(struct dfe *d)
@@ -642,6 +655,8 @@ dfe_poll(struct dfe *d)
 		/* a CFE on this lcore counted them at RX */
 		if (n != 0)
 			dispatch(d, in, n);
+		else if (dfe_cbc_pending(d) != 0)
+			done += dfe_cbc_flush(d);
 		return done + n;
 	}
 	for (i = 0; i < n; i++) {
@@ -658,6 +673,8 @@ dfe_poll(struct dfe *d)
 		d->st->pkts += n;
 		memcpy(d->ahead, in, n * sizeof(in[0]));
 		d->n_ahead = n;
+	} else if (prev == 0 && dfe_cbc_pending(d) != 0) {
+		done += dfe_cbc_flush(d);
 	}
 	return done + n + prev;
 }

@@ -206,13 +206,21 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa, bool cold)
 /* dfe_cbc.c: a group of one SA whose crypto is under way */
 struct dfe_defer {
 	struct dfe_sa *sa;
-	struct rte_mbuf **m;          /* the caller's array, until completion */
+	uint32_t first;               /* its first job (d->cbc_tail then) */
 	uint16_t n;
-	uint16_t first;               /* its first job slot */
+	uint16_t tick;                /* d->tick when it was submitted */
 };
 
-#define DFE_CBC_MAX (2 * SG_BURST) /* jobs between completions */
-#define DFE_DEFER_MAX SG_BURST
+/*
+ * The direct CBC path's jobs stay in intel-ipsec-mb's manager across
+ * bursts (dfe_cbc.c): at most DFE_CBC_MAX at once (the manager holds
+ * IMB_MAX_JOBS, 256), in as many groups at most. Powers of two: the job
+ * and group counters run free and index the rings modulo their size.
+ */
+#define DFE_CBC_MAX 128
+#define DFE_DEFER_MAX DFE_CBC_MAX
+/* bursts a group may wait in the lanes before they are flushed for it */
+#define DFE_CBC_AGE 2
 
 struct dfe {
 	struct dfe_conf c;
@@ -222,11 +230,13 @@ struct dfe {
 				       * NULL (dfe_gcm.c) */
 	unsigned inflight;            /* lookaside ops in the device */
 	uint16_t tick;                /* bursts run (dfe_sa.seen), wraps */
-	/* the direct CBC path: jobs in the manager since the last
-	 * dfe_cbc_complete(), by slot */
 	bool direct_gcm, direct_cbc;  /* SPIGATE_DIRECT_GCM, _CBC != "0" */
-	unsigned n_defer, n_job;
+	/* the direct CBC path: jobs [cbc_head, cbc_tail) and groups
+	 * [grp_head, grp_tail) submitted and not finished yet, by slot
+	 * (counter % DFE_CBC_MAX) */
+	uint32_t cbc_head, cbc_tail, grp_head, grp_tail;
 	struct dfe_defer defer[DFE_DEFER_MAX];
+	struct rte_mbuf *job_m[DFE_CBC_MAX];
 	uint8_t job_st[DFE_CBC_MAX];  /* 0 under way, 1 done, 2 failed */
 	uint8_t job_tag[DFE_CBC_MAX][32];  /* computed ICV */
 	uint8_t job_icv[DFE_CBC_MAX][32];  /* received ICV (ESN SAs) */
@@ -434,7 +444,15 @@ int dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa,
 void dfe_cbc_sa_free(struct dfe_sa *sa);
 void dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		    uint16_t n);
-void dfe_cbc_complete(struct dfe *d);
+unsigned dfe_cbc_reap(struct dfe *d);
+unsigned dfe_cbc_flush(struct dfe *d);
+
+/* Jobs of the direct CBC path in the manager. */
+static inline unsigned
+dfe_cbc_pending(const struct dfe *d)
+{
+	return d->cbc_tail - d->cbc_head;
+}
 /* dfe_gcm_lksd.c: the lookaside GCM path (outbound: dfe_gcm_outbound()
  * builds the packets, dfe_gcm_lksd_finish() sends them) */
 void dfe_gcm_lksd_submit(struct dfe *d, struct dfe_sa *sa,

@@ -79,7 +79,7 @@ dfe_cdev(const struct dfe *d)
 unsigned
 dfe_pending(const struct dfe *d)
 {
-	return d->n_stash + d->inflight + d->n_ahead;
+	return d->n_stash + d->inflight + d->n_ahead + dfe_cbc_pending(d);
 }
 
 /*

@@ -164,6 +164,7 @@ LAYOUTS = {
     "shared": (2, [1], [1]),     # CFE and DFE on lcore 1, CE on main lcore 0
     "split": (3, [1], [2]),      # CFE on 1, DFE on 2
     "two": (3, [1, 2], [1, 2]),  # a CFE and a DFE on each of 1 and 2
+    "alone": (1, [0], [0]),      # the CE, the CFE and the DFE on lcore 0
 }
 
 

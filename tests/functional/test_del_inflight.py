@@ -1,0 +1,85 @@
+"""An inbound SA deleted while packets of it are inside the crypto path:
+operations in the crypto device (lookaside mode) or jobs in the direct CBC
+path's intel-ipsec-mb manager, which stay there across bursts
+(lib/dfe/dfe_cbc.c). The CE frees an SA only once none is left
+(ce_sa_remove()); when the CE runs on the lcore of the SA's DFE, nothing
+else completes them while it waits, so it completes them itself
+(dfe_settle()). Before that, it waited forever: the control request got no
+reply and the data path stopped.
+
+wan0 replays ESP of two inbound SAs forever (replay_window 0): X, deleted
+and added back 20 times over the control socket, and Y, which flows
+throughout. Every request must be answered within the control client's
+10 s, Y must keep decrypting, and after SIGTERM (exit 0) every packet
+received is forwarded or counted as unknown_spi or punt_policed (X's
+while it was gone), nothing else dropped.
+
+Layouts (sgtest.config.LAYOUTS): "alone" puts the CE, the CFE and the DFE
+on one lcore; "shared" has the DFE on an lcore without the CE (the CE
+waits, the DFE completes).
+"""
+
+import time
+
+import pytest
+
+from sgtest import live, steady
+from sgtest.scenario import Scenario
+from sgtest.traffic import interleave
+
+GCM = "aes-128-gcm"
+CBC = "aes-128-cbc+hmac-sha256-128"
+ROUNDS = 20
+
+CASES = [("cpu", CBC, "alone"), ("cpu", CBC, "shared"),
+         ("lookaside", GCM, "alone"), ("lookaside", CBC, "alone")]
+
+
+def packets(c, spi):
+    sa = c.sa_show_or_none(spi, "in")
+    return sa["packets"] if sa else None
+
+
+def grows(read, what, timeout=10):
+    a = read()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        b = read()
+        if b is not None and b > (a or 0):
+            return b
+    raise AssertionError("%s does not grow: %s" % (what, a))
+
+
+@pytest.mark.parametrize("crypto,algo,layout", CASES,
+                         ids=["%s-%s-%s" % (c, a.split("+")[0], lay) for c, a, lay in CASES])
+def test_delete_with_packets_in_flight(spigate_bin, workdir, seed_rng, crypto, algo, layout):
+    sc = Scenario(layout=layout, crypto=crypto, rng=seed_rng)
+    steady.infinite_in(sc.dep)
+    x = sc.flow(0, algo, install="eager", replay_window=0)
+    y = sc.flow(1, algo, install="eager", replay_window=0)
+    frames = interleave([[fr for _, fr in f.packets(64, size=64)] for f in (x, y)])
+    with live.Live(sc.dep, frames, workdir, spigate_bin) as g:
+        c = g.ctl()
+        grows(lambda: packets(c, x.spi), "X's packets")
+        grows(lambda: packets(c, y.spi), "Y's packets")
+        for r in range(ROUNDS):
+            t0 = time.monotonic()
+            c.sa_del(x.spi, "in")
+            assert packets(c, x.spi) is None, "round %d: X still listed" % r
+            c.sa_add(x.sa)
+            grows(lambda: packets(c, x.spi), "X's packets after sa-add, round %d" % r)
+            assert time.monotonic() - t0 < 10, "round %d took %.1f s" % (r, time.monotonic() - t0)
+        grows(lambda: packets(c, y.spi), "Y's packets after the deletes")
+        assert g.proc.poll() is None, g.stderr()[-4000:]
+        res = g.stop()
+    res.assert_ok()
+    s = res.stats
+    drops = s.drops()
+    ctx = res.describe()
+    # X's packets while it was gone: unknown SPI, punted to the CE, most
+    # of them over the punt rate
+    assert set(drops) <= {"unknown_spi", "punt_policed"}, ctx
+    assert drops.get("unknown_spi", 0) > 0, ctx
+    assert s.get_count("rx") == s.get_count("tx") + sum(drops.values()), ctx
+    assert s.get_count("decrypted") == s.get_count("tx"), ctx
