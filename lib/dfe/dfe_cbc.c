@@ -16,8 +16,8 @@
  * A flush, which runs the lanes part empty, comes only when the DFE has no
  * new packets, when a group has waited DFE_CBC_AGE bursts, before a drain
  * the window needs (ESN, lifetimes) and when the manager is full
- * (dfe_cbc_flush()). Flushing at the end of every burst
- * left 15 of 32 jobs to the flush (docs/PERFORMANCE.md, step 30).
+ * (dfe_cbc_flush()). Flushing at the end of every burst left the last 15 of
+ * 32 SHA-256 jobs to the flush (docs/PERFORMANCE.md, step 30).
  *
  * An SA's jobs in the manager count in sa->inflight, as its operations in
  * a crypto device do: the CE frees an SA only once none is left, and an
@@ -29,7 +29,7 @@
  * What lib/ipsec checks, this checks, in the same order and with the same
  * drop reasons (the ciphertext a whole number of blocks: malformed before
  * the crypto; ICV; trailer, padding and next header: malformed; the replay
- * window). tests/functional/test_direct_crypto.py runs every kind of input
+ * window). tests/functional/test_direct_cbc.py runs every kind of input
  * through both paths and compares.
  */
 #include <errno.h>
