@@ -379,8 +379,9 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 				   (int32_t)clen, hl + ESP_HDR + CBC_IV,
 				   c->icv_len, &bytes);
 	}
-	__atomic_store_n(&sa->inflight, sa->inflight - g->n, __ATOMIC_RELEASE);
 	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
+	/* last: from here on the CE may free the SA */
+	__atomic_store_n(&sa->inflight, sa->inflight - g->n, __ATOMIC_RELEASE);
 }
 
 /* The groups whose jobs have all come out of the manager, in order. */

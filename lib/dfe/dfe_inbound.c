@@ -174,10 +174,13 @@ dfe_lksd_flush(struct dfe *d)
 			rte_cryptodev_sym_session_opaque_data_get(
 				op->sym->session);
 
+		rte_mempool_put(d->c.cop_pool, op);
+		d->st->drop[SG_DROP_RING_FULL]++;
+		sa->drop[SG_DROP_RING_FULL]++;
+		rte_pktmbuf_free(m);
+		/* last: from here on the CE may free the SA */
 		__atomic_store_n(&sa->inflight, sa->inflight - 1,
 				 __ATOMIC_RELEASE);
-		rte_mempool_put(d->c.cop_pool, op);
-		dfe_drop(d, sa, SG_DROP_RING_FULL, &m, 1);
 	}
 	d->n_lk = 0;
 }
@@ -202,14 +205,17 @@ dfe_lksd_drain(struct dfe *d)
 	for (i = 0; i < ng; i++) {
 		struct dfe_sa *sa = (struct dfe_sa *)grp[i].id.ptr;
 
-		__atomic_store_n(&sa->inflight, sa->inflight - grp[i].cnt,
-				 __ATOMIC_RELEASE);
 		if (sa->lksd == DFE_LKSD_GCM)
 			dfe_gcm_lksd_finish(d, sa, grp[i].m, grp[i].cnt);
 		else if (sa->dir == DFE_DIR_IN)
 			finish(d, sa, dfe_sa_lss(sa), grp[i].m, grp[i].cnt);
 		else
 			dfe_outbound_finish(d, sa, grp[i].m, grp[i].cnt);
+		/* last: from here on the CE may free the SA (ce_sa_remove()
+		 * waits for this count, after its grace periods, not for the
+		 * lcore's next quiescent state) */
+		__atomic_store_n(&sa->inflight, sa->inflight - grp[i].cnt,
+				 __ATOMIC_RELEASE);
 		done += grp[i].cnt;
 	}
 	/* ops with no session: cannot happen with our sessions; count it */
