@@ -781,6 +781,7 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 	}
 	if (sa->rt != NULL) {
 		struct ce_dfe_slots *sl = &ce->slots[sa->dfe];
+		bool own;
 
 		if (sa->cfg->dir == CE_DIR_IN)
 			del_keys(ce, sa);
@@ -789,10 +790,10 @@ ce_sa_remove(struct ce *ce, struct ce_sa *sa)
 		rte_rcu_qsbr_synchronize(ce->qsv, self);
 		dfe_sa_unpublish(ce->dfe[sa->dfe], sa->slot);
 		rte_rcu_qsbr_synchronize(ce->qsv, self);
+		/* a DFE on this lcore completes them only if asked */
+		own = lc->dfe == ce->dfe[sa->dfe];
 		while (dfe_sa_inflight(sa->rt) != 0) {
-			/* a DFE on this lcore completes them only if asked */
-			if (ce->lc[ce->ce_lcore] != NULL &&
-			    ce->lc[ce->ce_lcore]->dfe == ce->dfe[sa->dfe])
+			if (own)
 				dfe_settle(ce->dfe[sa->dfe]);
 			else
 				rte_pause();

@@ -367,12 +367,12 @@ finish_group(struct dfe *d, const struct dfe_defer *g)
 			     !dfe_icv_equal(d->job_tag[slot], sa->esn ?
 					    d->job_icv[slot] : pt + clen,
 					    c->icv_len))) {
-			dfe_bad_put(&bad, m,
-				    dfe_replay_check(sa->replay,
-						     sg_meta(m)->sqn) != 0 ?
-				    SG_DROP_REPLAY : d->job_st[slot] != 1 ?
-				    SG_DROP_CRYPTO_ERROR :
-				    SG_DROP_AUTH_FAILED);
+			enum sg_drop why = d->job_st[slot] != 1 ?
+				SG_DROP_CRYPTO_ERROR : SG_DROP_AUTH_FAILED;
+
+			if (dfe_replay_check(sa->replay, sg_meta(m)->sqn) != 0)
+				why = SG_DROP_REPLAY;
+			dfe_bad_put(&bad, m, why);
 			continue;
 		}
 		k += dfe_in_finish(sa, ss, &out, &bad, m, c->next_proto, pt,
@@ -437,7 +437,6 @@ dfe_cbc_flush(struct dfe *d)
 	while ((j = IMB_FLUSH_JOB(d->imb)) != NULL)
 		job_done(d, j);
 	done = reap(d);
-	RTE_ASSERT(d->grp_head == d->grp_tail);
-	d->cbc_head = d->cbc_tail;
+	RTE_ASSERT(d->grp_head == d->grp_tail && d->cbc_head == d->cbc_tail);
 	return done;
 }
