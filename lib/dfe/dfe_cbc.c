@@ -1,38 +1,45 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Inbound ESP with AES-CBC and HMAC-SHA-1/256/384/512 (RFC 3602, 2404, 4868)
- * on intel-ipsec-mb's job API, for tunnel-mode SAs in cpu crypto mode: the
- * "direct CBC path".
+ * ESP with AES-CBC and HMAC-SHA-1/256/384/512 (RFC 3602, 2404, 4868) on
+ * intel-ipsec-mb's job API, for tunnel-mode SAs in cpu crypto mode, both
+ * directions: the "direct CBC path".
  *
- * HMAC runs in intel-ipsec-mb's multi-buffer lanes (16 buffers at once for
- * SHA-256 on AVX-512) and computes only when the lanes are full or flushed.
- * lib/ipsec's cpu-crypto call hands over one SA's group and flushes, so a
- * burst spread over many SAs paid a 16-lane SHA-256 for each packet or two.
- * Here every packet, whatever its SA, goes into the DFE's one manager
- * (dfe_cbc_submit(), called per SA group by inbound()), and the jobs stay
- * there across bursts, as in the aesni_mb PMD: the manager returns them in
- * the order they were submitted, when their lanes have computed, and each
- * burst finishes the groups whose jobs have all come out (dfe_cbc_reap()).
- * A flush, which runs the lanes part empty, comes only when the DFE has no
- * new packets, when a group has waited DFE_CBC_AGE bursts, before a drain
- * the window needs (ESN, lifetimes) and when the manager is full
+ * HMAC, and CBC encryption, run in intel-ipsec-mb's multi-buffer lanes
+ * (16 buffers at once for SHA-256 on AVX-512) and compute only when the
+ * lanes are full or flushed. lib/ipsec's cpu-crypto call hands over one
+ * SA's group and flushes, so a burst spread over many SAs paid a 16-lane
+ * SHA-256 for each packet or two. Here every packet, whatever its SA and
+ * direction, goes into the DFE's one manager (dfe_cbc_submit(), called per
+ * SA group by inbound(); dfe_cbc_outbound(), by dfe_outbound()'s
+ * encrypt()), and the jobs stay there across bursts, as in the aesni_mb
+ * PMD: the manager returns them in the order they were submitted, when
+ * their lanes have computed, and each burst finishes the groups whose jobs
+ * have all come out (dfe_cbc_reap()). A flush, which runs the lanes part
+ * empty, comes only when the DFE has no new packets, after a burst that
+ * submitted no job, when a group has waited DFE_CBC_AGE bursts, before a
+ * drain the window needs (ESN, lifetimes) and when the manager is full
  * (dfe_cbc_flush()). Flushing at the end of every burst left the last 15 of
- * 32 SHA-256 jobs to the flush (docs/PERFORMANCE.md, step 30).
+ * 32 SHA-256 jobs to the flush (docs/PERFORMANCE.md, step 30); flushing
+ * after 2 bursts cost outbound IMIX, where a long packet holds back the
+ * ones behind it for many bursts, 15% (step 31).
  *
  * An SA's jobs in the manager count in sa->inflight, as its operations in
  * a crypto device do: the CE frees an SA only once none is left, and an
- * ESN or lifetime-limited SA completes them before its next group. Each
- * group keeps its packets (d->job_m), so the caller's array is free when
- * dfe_cbc_submit() returns. Groups are finished in submission order, so each
- * SA still sees its packets in arrival order.
+ * ESN or lifetime-limited inbound SA completes them before its next group.
+ * Each group keeps its packets (d->job_m), so the caller's array is free
+ * when the submitting call returns. Groups are finished in submission
+ * order, so each SA still sees its packets in arrival order.
  *
  * What lib/ipsec checks, this checks, in the same order and with the same
- * drop reasons (the ciphertext a whole number of blocks: malformed before
- * the crypto; ICV; trailer, padding and next header: malformed; the replay
- * window). tests/functional/test_direct_cbc.py runs every kind of input
- * through both paths and compares.
+ * drop reasons (inbound: the ciphertext a whole number of blocks:
+ * malformed before the crypto; ICV; trailer, padding and next header:
+ * malformed; the replay window), and what lib/ipsec sends, this sends, byte
+ * for byte (outbound: dfe_cbc_outbound()). tests/functional/
+ * test_direct_cbc.py and test_direct_cbc_out.py run every kind of input
+ * through both paths and compare.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +58,8 @@
 
 /*
  * Per SA: the line read per packet, then the HMAC pad hashes (one line
- * each) and the AES decryption key schedule; the encryption schedule last
- * (key expansion writes it; CBC decryption does not read it).
+ * each) and the AES key schedules, decryption (inbound) and encryption
+ * (outbound; key expansion writes both, each direction reads one).
  */
 struct dfe_cbc {
 	uint8_t key_len;              /* AES key bytes: 16, 24, 32 */
@@ -65,13 +72,20 @@ struct dfe_cbc {
 	uint8_t enc_keys[16 * 15] __rte_cache_aligned;
 };
 
+/* the manager holds every job the DFE keeps in it */
+_Static_assert(DFE_CBC_MAX <= IMB_MAX_JOBS, "DFE_CBC_MAX above IMB_MAX_JOBS");
+
+/* the cache line of a field of struct dfe_cbc; lines of a key schedule */
+#define LINE(f) (offsetof(struct dfe_cbc, f) / RTE_CACHE_LINE_SIZE)
+#define SCHED_LINES ((16 * 15 + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE)
+
 int
 dfe_cbc_init(struct dfe *d)
 {
 	const char *e = getenv("SPIGATE_DIRECT_CBC");
 
 	d->direct_cbc = d->imb != NULL && !(e != NULL && strcmp(e, "0") == 0);
-	d->cbc_head = d->cbc_tail = 0;
+	d->cbc_head = d->cbc_tail = d->cbc_mark = 0;
 	d->grp_head = d->grp_tail = 0;
 	return 0;
 }
@@ -136,25 +150,32 @@ hmac_pads(IMB_MGR *mb, int hash, const uint8_t *key, size_t len,
 }
 
 /*
- * Build the direct-path state of an inbound tunnel-mode AES-CBC + HMAC SA
- * (the inbound chain is auth (verify) -> cipher (decrypt)). Other SAs keep
- * sa->cbc NULL. 0, or -ENOMEM.
+ * Build the direct-path state of a tunnel-mode AES-CBC + HMAC SA: inbound,
+ * the chain auth (verify) -> cipher (decrypt); outbound, cipher (encrypt)
+ * -> auth (generate). Other SAs keep sa->cbc NULL. 0, or -ENOMEM.
  */
 int
 dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 {
-	const struct rte_crypto_sym_xform *a = p->xform, *x;
+	const bool in = p->dir == DFE_DIR_IN;
+	const struct rte_crypto_sym_xform *a, *x, *last;
 	struct dfe_cbc *c;
 	int hash;
 
 	sa->cbc = NULL;
-	if (!d->direct_cbc || p->dir != DFE_DIR_IN ||
-	    p->mode != DFE_MODE_TUNNEL || a == NULL ||
-	    a->type != RTE_CRYPTO_SYM_XFORM_AUTH || (x = a->next) == NULL ||
-	    x->next != NULL || x->type != RTE_CRYPTO_SYM_XFORM_CIPHER ||
+	if (!d->direct_cbc || p->mode != DFE_MODE_TUNNEL || p->xform == NULL ||
+	    p->xform->next == NULL)
+		return 0;
+	a = in ? p->xform : p->xform->next;
+	x = in ? p->xform->next : p->xform;
+	last = p->xform->next;
+	if (last->next != NULL || a->type != RTE_CRYPTO_SYM_XFORM_AUTH ||
+	    x->type != RTE_CRYPTO_SYM_XFORM_CIPHER ||
 	    x->cipher.algo != RTE_CRYPTO_CIPHER_AES_CBC ||
-	    x->cipher.op != RTE_CRYPTO_CIPHER_OP_DECRYPT ||
-	    a->auth.op != RTE_CRYPTO_AUTH_OP_VERIFY)
+	    x->cipher.op != (in ? RTE_CRYPTO_CIPHER_OP_DECRYPT :
+			     RTE_CRYPTO_CIPHER_OP_ENCRYPT) ||
+	    a->auth.op != (in ? RTE_CRYPTO_AUTH_OP_VERIFY :
+			   RTE_CRYPTO_AUTH_OP_GENERATE))
 		return 0;
 	switch (a->auth.algo) {
 	case RTE_CRYPTO_AUTH_SHA1_HMAC:
@@ -202,9 +223,10 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	}
 	hmac_pads(d->imb, hash, a->auth.key.data, a->auth.key.length, c);
 	sa->cbc = c;
-	/* header, ipad, opad, the decryption schedule */
-	sa->cses_lines = (UINT32_C(1) << (offsetof(struct dfe_cbc, enc_keys) /
-					  RTE_CACHE_LINE_SIZE)) - 1;
+	/* header, ipad and opad, then the key schedule of the direction */
+	sa->cses_lines = ((UINT32_C(1) << LINE(dec_keys)) - 1) |
+		(((UINT32_C(1) << SCHED_LINES) - 1) <<
+		 (in ? LINE(dec_keys) : LINE(enc_keys)));
 	return 0;
 }
 
@@ -245,6 +267,64 @@ job_done(struct dfe *d, const IMB_JOB *j)
 }
 
 /*
+ * One packet's job into the manager, in the next slot (d->cbc_tail): the
+ * cipher over clen bytes from esp + cofs, in place, from the IV at iv;
+ * the HMAC over hlen bytes from esp, its ICV to tag; decryption after the
+ * HMAC, or encryption before it. The jobs the manager returns are marked
+ * done (job_done()).
+ */
+static inline void
+submit(struct dfe *d, const struct dfe_cbc *c, struct rte_mbuf *m,
+       uint8_t *esp, uint32_t cofs, uint32_t clen, const uint8_t *iv,
+       uint32_t hlen, uint8_t *tag, bool enc)
+{
+	unsigned slot = d->cbc_tail % DFE_CBC_MAX;
+	IMB_JOB *j = IMB_GET_NEXT_JOB(d->imb);
+
+	j->enc_keys = c->enc_keys;
+	j->dec_keys = c->dec_keys;
+	j->key_len_in_bytes = c->key_len;
+	j->src = esp;
+	j->dst = esp + cofs;
+	j->cipher_start_src_offset_in_bytes = cofs;
+	j->msg_len_to_cipher_in_bytes = clen;
+	j->hash_start_src_offset_in_bytes = 0;
+	j->msg_len_to_hash_in_bytes = hlen;
+	j->iv = iv;
+	j->iv_len_in_bytes = CBC_IV;
+	j->auth_tag_output = tag;
+	j->auth_tag_output_len_in_bytes = c->icv_len;
+	j->u.HMAC._hashed_auth_key_xor_ipad = c->ipad;
+	j->u.HMAC._hashed_auth_key_xor_opad = c->opad;
+	j->cipher_mode = IMB_CIPHER_CBC;
+	j->cipher_direction = enc ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
+	j->hash_alg = (IMB_HASH_ALG)c->hash;
+	j->chain_order = enc ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+	j->user_data = (void *)(uintptr_t)slot;
+	d->job_st[slot] = 0;
+	d->job_m[slot] = m;
+	d->cbc_tail++;
+	for (j = IMB_SUBMIT_JOB(d->imb); j != NULL;
+	     j = IMB_GET_COMPLETED_JOB(d->imb))
+		job_done(d, j);
+}
+
+/* A group of n jobs of one SA from 'first' on: in the manager, counted in
+ * the SA's in-flight operations until finish_group(). */
+static inline void
+group_add(struct dfe *d, struct dfe_sa *sa, uint32_t first, unsigned n)
+{
+	struct dfe_defer *g = &d->defer[d->grp_tail % DFE_DEFER_MAX];
+
+	g->sa = sa;
+	g->first = first;
+	g->n = (uint16_t)n;
+	g->tick = d->tick;
+	d->grp_tail++;
+	__atomic_store_n(&sa->inflight, sa->inflight + n, __ATOMIC_RELEASE);
+}
+
+/*
  * Queue the packets of one SA (pre-checked by inbound(): meta->sqn set,
  * NAT-T UDP counted in l3_len) into the DFE's manager. They are finished by
  * dfe_cbc_reap() or dfe_cbc_flush(); mb[] is free again on return. A
@@ -257,14 +337,12 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 {
 	const struct dfe_cbc *c = sa->cbc;
 	struct rte_mbuf *bad[SG_BURST];
-	struct dfe_defer *g;
+	uint32_t first;
 	unsigned i, k = 0, nb = 0;
 
 	if (dfe_cbc_pending(d) + n > DFE_CBC_MAX)
 		dfe_cbc_flush(d);
-	g = &d->defer[d->grp_tail % DFE_DEFER_MAX];
-	g->sa = sa;
-	g->first = d->cbc_tail;
+	first = d->cbc_tail;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint32_t hl = m->l2_len + m->l3_len;
@@ -273,7 +351,6 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			(ESP_HDR + CBC_IV) - (int32_t)c->icv_len;
 		unsigned slot = d->cbc_tail % DFE_CBC_MAX;
 		uint32_t hlen;
-		IMB_JOB *j;
 
 		if (unlikely(m->nb_segs != 1 || clen <= 0 ||
 			     (clen & (CBC_BLOCK - 1)) != 0)) {
@@ -293,43 +370,150 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			memcpy(esp + hlen, &hi, 4);
 			hlen += 4;
 		}
-		j = IMB_GET_NEXT_JOB(d->imb);
-		j->enc_keys = c->enc_keys;
-		j->dec_keys = c->dec_keys;
-		j->key_len_in_bytes = c->key_len;
-		j->src = esp;
-		j->dst = esp + ESP_HDR + CBC_IV;
-		j->cipher_start_src_offset_in_bytes = ESP_HDR + CBC_IV;
-		j->msg_len_to_cipher_in_bytes = (uint64_t)clen;
-		j->hash_start_src_offset_in_bytes = 0;
-		j->msg_len_to_hash_in_bytes = hlen;
-		j->iv = esp + ESP_HDR;
-		j->iv_len_in_bytes = CBC_IV;
-		j->auth_tag_output = d->job_tag[slot];
-		j->auth_tag_output_len_in_bytes = c->icv_len;
-		j->u.HMAC._hashed_auth_key_xor_ipad = c->ipad;
-		j->u.HMAC._hashed_auth_key_xor_opad = c->opad;
-		j->cipher_mode = IMB_CIPHER_CBC;
-		j->cipher_direction = IMB_DIR_DECRYPT;
-		j->hash_alg = (IMB_HASH_ALG)c->hash;
-		j->chain_order = IMB_ORDER_HASH_CIPHER;
-		j->user_data = (void *)(uintptr_t)slot;
-		d->job_st[slot] = 0;
-		d->job_m[slot] = m;
-		d->cbc_tail++;
+		/* the IV is in the packet; HMAC, then decryption */
+		submit(d, c, m, esp, ESP_HDR + CBC_IV, (uint32_t)clen,
+		       esp + ESP_HDR, hlen, d->job_tag[slot], false);
 		k++;
-		for (j = IMB_SUBMIT_JOB(d->imb); j != NULL;
-		     j = IMB_GET_COMPLETED_JOB(d->imb))
-			job_done(d, j);
 	}
 	if (unlikely(nb != 0))
 		dfe_drop(d, sa, SG_DROP_MALFORMED, bad, nb);
-	if (k == 0)
-		return;
-	g->n = (uint16_t)k;
-	g->tick = d->tick;
-	d->grp_tail++;
-	__atomic_store_n(&sa->inflight, sa->inflight + k, __ATOMIC_RELEASE);
+	if (k != 0)
+		group_add(d, sa, first, k);
+}
+
+/* RFC 4303 2.4's default padding, 1, 2, 3, ..., as lib/ipsec writes it */
+static const uint8_t esp_pad[CBC_BLOCK] = {
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+};
+
+/* lib/ipsec's CBC IV (below): the seed is encrypted from a zero IV */
+static const uint8_t zero_iv[CBC_IV] __rte_aligned(16);
+
+/*
+ * Encapsulate packets of one outbound SA that passed dfe_outbound() (data
+ * at the L2 header), numbered sa->out_sqn - n + 1 .. sa->out_sqn, and
+ * queue their encryption and HMAC into the DFE's manager; finish_out()
+ * sends them. The packet is the one lib/ipsec builds (DPDK 22.11
+ * esp_outb.c, outb_tun_pkt_prepare() and outb_pkt_xprepare()), byte for
+ * byte, with the drop reasons of the enqueue/dequeue path it took before
+ * (tests/functional/test_direct_cbc_out.py compares the two):
+ *
+ * - the IV field holds a seed, the 64-bit sequence number then 8 zero
+ *   bytes (gen_iv()), and the cipher runs from the IV field on with a zero
+ *   IV (dfe_cbc_iv_fix()): the IV on the wire is E_K(seed), unique per
+ *   packet and unpredictable without the key (RFC 3602 2.3), and the
+ *   payload is CBC-encrypted from it;
+ * - padding 1, 2, 3, ... to 16 bytes, pad length, next header; the HMAC
+ *   over ESP header, IV and ciphertext, with ESN the high half of the
+ *   sequence number after them (RFC 4303 2.2.1: written where the ICV
+ *   goes, the ICV computed aside and copied over it once done);
+ * - the tail room lib/ipsec wants: padding, trailer, ICV and with ESN the
+ *   high half; without it the packet is no_mbuf, as is the packet that
+ *   would carry 2^32 - 1 without ESN. Multi-segment mbufs are malformed,
+ *   as on the direct GCM path.
+ */
+void
+dfe_cbc_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		 uint16_t n)
+{
+	const struct dfe_cbc *c = sa->cbc;
+	const uint32_t hl = sa->hdr_len, icv_len = c->icv_len;
+	const uint32_t sqh = sa->esn ? 4 : 0;
+	const uint32_t spi = rte_cpu_to_be_32(sa->spi);
+	const bool in4 = sa->inner_family == 4;
+	const bool out4 = (sa->hdr[RTE_ETHER_HDR_LEN] >> 4) == 4;
+	struct rte_mbuf *nom[SG_BURST], *mal[SG_BURST];
+	uint64_t sqn = sa->out_sqn - n;
+	uint32_t first;
+	unsigned i, k = 0, no = 0, nm = 0;
+
+	/* as on the direct GCM path (dfe_gcm_outbound()) */
+	if (unlikely(!sa->esn && sa->out_sqn == UINT32_MAX))
+		nom[no++] = mb[--n];
+	if (dfe_cbc_pending(d) + n > DFE_CBC_MAX)
+		dfe_cbc_flush(d);
+	first = d->cbc_tail;
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t plen = m->pkt_len - m->l2_len;
+		uint32_t clen = RTE_ALIGN_CEIL(plen + 2, CBC_BLOCK);
+		uint32_t pad = clen - plen - 2;
+		uint32_t lo = rte_cpu_to_be_32((uint32_t)++sqn);
+		uint32_t hi = rte_cpu_to_be_32((uint32_t)(sqn >> 32));
+		uint8_t *h, *esp, *t;
+
+		if (unlikely(m->nb_segs != 1)) {
+			mal[nm++] = m;
+			continue;
+		}
+		h = dfe_out_room(m, hl + ESP_HDR + CBC_IV, pad + 2 + icv_len, sqh,
+				 &t);
+		if (unlikely(h == NULL)) {
+			nom[no++] = m;
+			continue;
+		}
+		esp = h + hl;
+		dfe_out_tun_hdr(sa, m, h, esp + ESP_HDR + CBC_IV, sqn, out4,
+				in4);
+		/* SPI, low half, the seed: sequence number, 8 zero bytes */
+		memcpy(esp, &spi, 4);
+		memcpy(esp + 4, &lo, 4);
+		*(unaligned_uint64_t *)(esp + 8) = rte_cpu_to_be_64(sqn);
+		*(unaligned_uint64_t *)(esp + 16) = 0;
+		/* the padding in 8-byte copies, then the pad length and next
+		 * header over it: the bytes past the padding are the
+		 * trailer's and the ICV's (at least 12) */
+		memcpy(t, esp_pad, 8);
+		if (pad > 6)
+			memcpy(t + 8, esp_pad + 8, 8);
+		t[pad] = (uint8_t)pad;
+		t[pad + 1] = c->next_proto;
+		if (sa->esn)
+			memcpy(t + pad + 2, &hi, 4);
+		submit(d, c, m, esp, ESP_HDR, CBC_IV + clen, zero_iv,
+		       ESP_HDR + CBC_IV + clen + sqh,
+		       sa->esn ? d->job_tag[d->cbc_tail % DFE_CBC_MAX] :
+		       t + pad + 2, true);
+		k++;
+	}
+	dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
+	dfe_drop(d, sa, SG_DROP_NO_MBUF, nom, no);
+	if (k != 0)
+		group_add(d, sa, first, k);
+}
+
+/*
+ * After the crypto of an outbound group: with ESN, the ICV over the high
+ * half it covered; then out (dfe_outbound_tx()). A job that failed (none
+ * should: intel-ipsec-mb fails only on bad parameters) is crypto_error.
+ */
+static void
+finish_out(struct dfe *d, const struct dfe_defer *g)
+{
+	struct dfe_sa *sa = g->sa;
+	const unsigned icv_len = sa->cbc->icv_len;
+	struct rte_mbuf *ok[SG_BURST], *bad[SG_BURST];
+	unsigned i, k = 0, nb = 0;
+
+	for (i = 0; i < g->n; i++) {
+		unsigned slot = (g->first + i) % DFE_CBC_MAX;
+		struct rte_mbuf *m = d->job_m[slot];
+
+		if (unlikely(d->job_st[slot] != 1)) {
+			bad[nb++] = m;
+			continue;
+		}
+		if (sa->esn)
+			icv_copy(rte_pktmbuf_mtod_offset(m, uint8_t *,
+				m->data_len - icv_len), d->job_tag[slot],
+				 icv_len);
+		ok[k++] = m;
+	}
+	dfe_drop(d, sa, SG_DROP_CRYPTO_ERROR, bad, (uint16_t)nb);
+	if (k != 0)
+		dfe_outbound_tx(d, sa, ok, (uint16_t)k);
+	/* last: from here on the CE may free the SA */
+	__atomic_store_n(&sa->inflight, sa->inflight - g->n, __ATOMIC_RELEASE);
 }
 
 /*
@@ -397,7 +581,10 @@ reap(struct dfe *d)
 		/* in order: the group's last job out means all of it */
 		if (d->job_st[(g->first + g->n - 1) % DFE_CBC_MAX] == 0)
 			break;
-		finish_group(d, g);
+		if (g->sa->dir == DFE_DIR_IN)
+			finish_group(d, g);
+		else
+			finish_out(d, g);
 		d->cbc_head = g->first + g->n;
 		d->grp_head++;
 		done += g->n;
@@ -407,21 +594,23 @@ reap(struct dfe *d)
 
 /*
  * After a burst: finish, in submission order, the groups whose jobs have
- * all come out of the manager; the others wait for later bursts' jobs to
- * fill the lanes, but no more than DFE_CBC_AGE bursts: with few CBC
- * packets among other traffic the lanes would not fill for long, and the
- * ring never empties (which flushes them too, dfe_poll()). Returns the
- * packets finished.
+ * all come out of the manager; the others wait for later jobs to fill the
+ * lanes, as long as jobs keep coming, but no more than DFE_CBC_AGE bursts.
+ * A burst that submitted no job flushes them: with few CBC packets among
+ * other traffic the lanes would not fill for long, and the ring never
+ * empties (which flushes them too, dfe_poll()). Returns the packets
+ * finished.
  */
 unsigned
 dfe_cbc_reap(struct dfe *d)
 {
 	unsigned done = reap(d);
 
-	if (d->grp_head != d->grp_tail &&
+	if (d->grp_head != d->grp_tail && (d->cbc_tail == d->cbc_mark ||
 	    (uint16_t)(d->tick - d->defer[d->grp_head % DFE_DEFER_MAX].tick) >=
-	    DFE_CBC_AGE)
+	    DFE_CBC_AGE))
 		done += dfe_cbc_flush(d);
+	d->cbc_mark = d->cbc_tail;
 	return done;
 }
 

@@ -36,26 +36,6 @@
 #define SQH_LEN 4
 
 /*
- * Outer DSCP and ECN from the inner header. fill_prm() asks lib/ipsec for
- * both (copy_dscp, ecn), so its mask is the whole byte: the outer TOS or
- * traffic class becomes the inner one, ECN CE included (RFC 6040 normal
- * mode); an IPv6 outer header keeps the template's version and flow label.
- */
-static inline void
-tos_copy(uint8_t *outer, const uint8_t *inner, bool inner4)
-{
-	uint8_t tos = inner4 ? inner[1] :
-		(uint8_t)(inner[0] << 4 | inner[1] >> 4);
-
-	if ((outer[0] >> 4) == 4) {
-		outer[1] = tos;
-	} else {
-		outer[0] = (uint8_t)((outer[0] & 0xf0) | tos >> 4);
-		outer[1] = (uint8_t)((outer[1] & 0x0f) | tos << 4);
-	}
-}
-
-/*
  * Encapsulate and encrypt packets of one SA that passed dfe_outbound()
  * (data at the L2 header), numbered sa->out_sqn - n + 1 .. sa->out_sqn
  * (encrypt() advanced the counter), then hand them to dfe_outbound_tx().
@@ -77,7 +57,7 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 {
 	const struct dfe_gcm *g = sa->gcm;
 	const uint32_t hl = sa->hdr_len, icv_len = g->icv_len;
-	const uint32_t room = icv_len + AAD_ROOM + (sa->esn ? SQH_LEN : 0);
+	const uint32_t extra = AAD_ROOM + (sa->esn ? SQH_LEN : 0);
 	const uint32_t spi = rte_cpu_to_be_32(sa->spi);
 	const bool in4 = sa->inner_family == 4;
 	const bool out4 = (sa->hdr[RTE_ETHER_HDR_LEN] >> 4) == 4;
@@ -124,34 +104,15 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 			mal[nm++] = m;
 			continue;
 		}
-		if (unlikely(pad + 2 + room > rte_pktmbuf_tailroom(m) ||
-			     (h = (uint8_t *)rte_pktmbuf_prepend(m,
-				(uint16_t)(hl + ESP_HDR + GCM_IV - m->l2_len))) ==
-			     NULL)) {
+		h = dfe_out_room(m, hl + ESP_HDR + GCM_IV, pad + 2 + icv_len,
+				 extra, &t);
+		if (unlikely(h == NULL)) {
 			nom[no++] = m;
 			continue;
 		}
-		t = h + m->data_len;
-		m->data_len += pad + 2 + icv_len;
-		m->pkt_len += pad + 2 + icv_len;
-		memcpy(h, sa->hdr, hl);
 		esp = h + hl;
 		in = esp + ESP_HDR + GCM_IV;
-		if (out4) {
-			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)
-				(h + RTE_ETHER_HDR_LEN);
-
-			ip->packet_id = rte_cpu_to_be_16((uint16_t)sqn);
-			ip->total_length = rte_cpu_to_be_16(m->pkt_len -
-							    RTE_ETHER_HDR_LEN);
-		} else {
-			struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)
-				(h + RTE_ETHER_HDR_LEN);
-
-			ip6->payload_len = rte_cpu_to_be_16(m->pkt_len -
-				RTE_ETHER_HDR_LEN - sizeof(*ip6));
-		}
-		tos_copy(h + RTE_ETHER_HDR_LEN, in, in4);
+		dfe_out_tun_hdr(sa, m, h, in, sqn, out4, in4);
 		/* SPI, low half, IV = the whole sequence number */
 		dfe_gcm_store16(esp, (uint64_t)spi | (uint64_t)lo << 32, be);
 		for (j = 0; j < pad; j++)
@@ -172,9 +133,6 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		job[k].in = in;
 		job[k].tag = t + pad + 2;
 		job[k].clen = clen;
-		/* lib/ipsec's tx_offload: the template's L2 and L3 */
-		m->l2_len = RTE_ETHER_HDR_LEN;
-		m->l3_len = hl - RTE_ETHER_HDR_LEN;
 		mb[k++] = m;
 	}
 	if (lksd) {

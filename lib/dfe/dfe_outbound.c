@@ -293,6 +293,11 @@ encrypt(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 		dfe_gcm_outbound(d, sa, mb, k);
 		return;
 	}
+	if (sa->cbc != NULL) {
+		/* sent by dfe_cbc_reap() after this or a later burst */
+		dfe_cbc_outbound(d, sa, mb, k);
+		return;
+	}
 	if (sa->lksd == DFE_LKSD_ALWAYS) {
 		/* completed by dfe_poll(), in the SA's order (one queue
 		 * pair); in cpu mode too: draining each SA's group at once

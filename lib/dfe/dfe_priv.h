@@ -2,10 +2,13 @@
 #ifndef DFE_PRIV_H
 #define DFE_PRIV_H
 
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_ipsec.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -183,8 +186,8 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa, bool cold)
 	unsigned i;
 
 	rte_prefetch0(sa->sel);	/* n and the first selector */
-	/* outbound direct GCM: it copies the SA's own template */
-	if (sa->dir == DFE_DIR_OUT && sa->gcm != NULL) {
+	/* outbound direct paths: they copy the SA's own template */
+	if (sa->dir == DFE_DIR_OUT && (sa->gcm != NULL || sa->cbc != NULL)) {
 		rte_prefetch0(sa->hdr);
 		rte_prefetch0(sa->hdr + DFE_HDR_MAX - 1);
 	}
@@ -213,14 +216,16 @@ struct dfe_defer {
 
 /*
  * The direct CBC path's jobs stay in intel-ipsec-mb's manager across
- * bursts (dfe_cbc.c): at most DFE_CBC_MAX at once (the manager holds
- * IMB_MAX_JOBS, 256), in as many groups at most. Powers of two: the job
- * and group counters run free and index the rings modulo their size.
+ * bursts (dfe_cbc.c): at most DFE_CBC_MAX at once, what the manager holds
+ * (IMB_MAX_JOBS), in as many groups at most; 128 cost outbound IMIX 15%
+ * (docs/PERFORMANCE.md, step 31). Powers of two: the job and group
+ * counters run free and index the rings modulo their size.
  */
-#define DFE_CBC_MAX 128
+#define DFE_CBC_MAX 256
 #define DFE_DEFER_MAX DFE_CBC_MAX
-/* bursts a group may wait in the lanes before they are flushed for it */
-#define DFE_CBC_AGE 2
+/* bursts a group may wait in the lanes, while jobs keep coming, before
+ * they are flushed for it (dfe_cbc_reap()) */
+#define DFE_CBC_AGE 16
 
 struct dfe {
 	struct dfe_conf c;
@@ -235,6 +240,7 @@ struct dfe {
 	 * [grp_head, grp_tail) submitted and not finished yet, by slot
 	 * (counter % DFE_CBC_MAX) */
 	uint32_t cbc_head, cbc_tail, grp_head, grp_tail;
+	uint32_t cbc_mark;            /* cbc_tail at the last dfe_cbc_reap() */
 	struct dfe_defer defer[DFE_DEFER_MAX];
 	struct rte_mbuf *job_m[DFE_CBC_MAX];
 	uint8_t job_st[DFE_CBC_MAX];  /* 0 under way, 1 done, 2 failed */
@@ -260,6 +266,85 @@ void dfe_outbound_finish(struct dfe *d, struct dfe_sa *sa,
 void dfe_outbound_tx(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		     uint16_t n);
 void dfe_cbc_iv_fix(struct rte_crypto_op *cop[], uint16_t n);
+
+/*
+ * Outer DSCP and ECN from the inner header. fill_prm() asks lib/ipsec for
+ * both (copy_dscp, ecn), so its mask is the whole byte: the outer TOS or
+ * traffic class becomes the inner one, ECN CE included (RFC 6040 normal
+ * mode); an IPv6 outer header keeps the template's version and flow label.
+ */
+static inline void
+dfe_tos_copy(uint8_t *outer, const uint8_t *inner, bool inner4)
+{
+	uint8_t tos = inner4 ? inner[1] :
+		(uint8_t)(inner[0] << 4 | inner[1] >> 4);
+
+	if ((outer[0] >> 4) == 4) {
+		outer[1] = tos;
+	} else {
+		outer[0] = (uint8_t)((outer[0] & 0xf0) | tos >> 4);
+		outer[1] = (uint8_t)((outer[1] & 0x0f) | tos << 4);
+	}
+}
+
+/*
+ * Room for a direct path's outbound tunnel packet (dfe_gcm_out.c,
+ * dfe_cbc.c) in its one mbuf, as lib/ipsec makes it: 'head' bytes before
+ * the inner packet (template, ESP header, IV: where the L2 header was, and
+ * more), 'tail' bytes after it (padding, trailer, ICV), if the tail room
+ * also holds 'extra' bytes beyond them (what lib/ipsec keeps there while
+ * the crypto runs). Returns the packet's new start with *t at the old
+ * end, or NULL (no_mbuf) with the mbuf as it was.
+ */
+static inline uint8_t *
+dfe_out_room(struct rte_mbuf *m, uint32_t head, uint32_t tail, uint32_t extra,
+	     uint8_t **t)
+{
+	uint8_t *h;
+
+	if (unlikely(tail + extra > rte_pktmbuf_tailroom(m)))
+		return NULL;
+	h = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(head - m->l2_len));
+	if (unlikely(h == NULL))
+		return NULL;
+	*t = h + m->data_len;
+	m->data_len += tail;
+	m->pkt_len += tail;
+	return h;
+}
+
+/*
+ * The direct paths' outbound tunnel packet (dfe_gcm_out.c, dfe_cbc.c), its
+ * headers as lib/ipsec writes them (esp_outb.c outb_tun_pkt_prepare(),
+ * iph.h update_tun_outb_l3hdr()): the SA's template (Ethernet, outer IP,
+ * NAT-T UDP) at h, the packet's new start; the outer IPv4 total length and
+ * ID (low 16 bits of the sequence number sqn) or IPv6 payload length from
+ * m's final length; DSCP and ECN from the inner header at 'inner'; the
+ * template's L2 and L3 as the mbuf's (lib/ipsec's tx_offload).
+ */
+static inline void
+dfe_out_tun_hdr(const struct dfe_sa *sa, struct rte_mbuf *m, uint8_t *h,
+		const uint8_t *inner, uint64_t sqn, bool out4, bool in4)
+{
+	uint8_t *l3 = h + RTE_ETHER_HDR_LEN;
+
+	memcpy(h, sa->hdr, sa->hdr_len);
+	if (out4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
+
+		ip->packet_id = rte_cpu_to_be_16((uint16_t)sqn);
+		ip->total_length = rte_cpu_to_be_16(m->pkt_len -
+						    RTE_ETHER_HDR_LEN);
+	} else {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)l3;
+
+		ip6->payload_len = rte_cpu_to_be_16(m->pkt_len -
+			RTE_ETHER_HDR_LEN - sizeof(*ip6));
+	}
+	dfe_tos_copy(l3, inner, in4);
+	m->l2_len = RTE_ETHER_HDR_LEN;
+	m->l3_len = sa->hdr_len - RTE_ETHER_HDR_LEN;
+}
 /* dfe_inbound.c: the enqueue/dequeue crypto path, both directions */
 void dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		     uint16_t n);
@@ -444,6 +529,8 @@ int dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa,
 void dfe_cbc_sa_free(struct dfe_sa *sa);
 void dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		    uint16_t n);
+void dfe_cbc_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		      uint16_t n);
 unsigned dfe_cbc_reap(struct dfe *d);
 unsigned dfe_cbc_flush(struct dfe *d);
 

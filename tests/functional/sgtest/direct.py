@@ -132,3 +132,142 @@ def assert_paths_reported(sc, want, direction, switch, spigate_bin, workdir,
                 assert r["ok"], r
                 assert r["sa"]["crypto"] == path(off), (hex(spi), r["sa"])
             g.stop()
+
+
+# Outbound: the direct paths' captures (test_direct_gcm_out.py,
+# test_direct_cbc_out.py). Tunnel shapes (mode, natt, esn); wan0's MTU for
+# the MTU edge and pre-fragmentation; wan1's, for frames as large as an
+# mbuf; the mbuf's data room (RTE_MBUF_DEFAULT_DATAROOM), the frame and
+# what ESP appends.
+OUT_SHAPES = (("4in4", False, False), ("6in6", False, False), ("4in6", False, False),
+              ("6in4", False, False), ("4in4", True, False), ("6in4", True, False),
+              ("4in6", True, False), ("6in6", True, False), ("4in4", False, True),
+              ("6in4", True, True), ("4in6", False, True))
+OUT_MTU = 1000
+OUT_BIG_MTU = 9000
+DATA_ROOM = 2048
+OUT_TOS = (0x00, 0x01, 0x02, 0x03, 0xB8, 0xBB, 0x29, 0xFF)
+
+
+class OutBuild:
+    """An outbound capture under construction: an OutScenario with wan0 at
+    OUT_MTU and wan1 (OUT_BIG_MTU) routing 172.19.0.0/16 and
+    2001:db8:19::/64, the drops it must produce, and per SA the frames
+    sent into lan0 (interleaved by done(), so that a burst mixes SAs)."""
+
+    def __init__(self, rng, crypto="cpu"):
+        from . import topo
+        from .config import Route
+        from .scenario import OutScenario
+        self.sc = OutScenario(crypto=crypto, rng=rng, wan1=True)
+        self.sc.dep.port("wan0").mtu = OUT_MTU
+        self.sc.dep.port("wan1").mtu = OUT_BIG_MTU
+        self.sc.dep.routes += [Route("172.19.0.0/16", "wan1", topo.GW1_4),
+                               Route("2001:db8:19::/64", "wan1", topo.GW1_6)]
+        self.drops = {}
+        self.per = []
+        self.i = 0
+
+    def flow(self, algo, mode="4in4", natt=False, **kw):
+        """A new eagerly installed outbound SA and its flow."""
+        f = self.sc.flow(self.i, algo, mode, natt, install="eager", **kw)
+        self.i += 1
+        return f
+
+    def send(self, f, fr, inner, frag=False, drop=None):
+        """inner into lan0 (appended to the SA's list fr): protected by
+        f's SA (as IPv4 fragments with frag), or dropped for `drop`."""
+        from .traffic import lan_frame
+        fr.append(lan_frame(inner))
+        if drop:
+            count(self.drops, drop)
+        else:
+            self.sc.protect(f.spi, inner, frag=frag)
+
+    def edges(self, f, fr):
+        """At wan0's MTU: the packet that fits exactly, the one that does
+        not with DF (mtu_exceeded), without DF (IPv4: fragmented before
+        encryption), a large one without DF; TTL 1; one more."""
+        fit, over = mtu_edge(f, OUT_MTU)
+        self.send(f, fr, f.inner(size=fit, proto="udp", df=True, tos=0x03))
+        self.send(f, fr, f.inner(size=over, proto="udp", df=True), drop="mtu_exceeded")
+        if f.inner_family == 4:
+            self.send(f, fr, f.inner(size=over, proto="udp", df=False), frag=True)
+            self.send(f, fr, f.inner(size=1300, proto="udp", df=False, tos=0xBB),
+                      frag=True)
+        self.send(f, fr, f.inner(ttl=1), drop="ttl_exceeded")
+        self.send(f, fr, f.inner(size=100, tos=0x02))
+
+    def lifetime(self, algo, sizes):
+        """An SA with a hard packet lifetime of 7 that runs out mid-capture:
+        10 packets of the given sizes (in turn)."""
+        f = self.flow(algo, "4in4", lifetime={"hard": {"packets": 7}})
+        fr = []
+        for k in range(10):
+            self.send(f, fr, f.inner(size=sizes[k % len(sizes)]),
+                      drop="lifetime_expired" if k >= 7 else None)
+        self.per.append(fr)
+
+    def tailroom(self, sas, first, no_room):
+        """Through wan1, for each (algo, mode, esn) of sas: frames of every
+        length from `first` to DATA_ROOM; no_room(frame_len, algo, esn)
+        says which lack the tail room lib/ipsec wants (no_mbuf). Sizes
+        ascend: the failures come last, so the sequence numbers they take
+        leave no gap among the packets that leave."""
+        from . import topo
+        remotes = {4: ["172.19.0.%d" % k for k in range(1, 10)],
+                   6: ["2001:db8:19::%d" % k for k in range(1, 10)]}
+        for algo, mode, esn in sas:
+            outer = 4 if mode.endswith("4") else 6
+            f = topo.make_out_flow(self.i, algo, mode, rng=self.sc.rng,
+                                   remote=remotes[outer].pop(0), esn=esn,
+                                   install="eager")
+            f.sa.local = topo.WAN1_4 if outer == 4 else topo.WAN1_6
+            self.sc.add_sa(f.sa, f.policies)
+            self.sc.flows.append(f)
+            self.i += 1
+            hdr = 14 + (20 if f.inner_family == 4 else 40) + 8
+            fr = []
+            for flen in range(first, DATA_ROOM + 1):
+                inner = f.inner(size=flen - hdr, proto="udp", tos=flen & 0xFF)
+                assert len(bytes(inner)) + 14 == flen
+                self.send(f, fr, inner,
+                          drop="no_mbuf" if no_room(flen, algo, esn) else None)
+            self.per.append(fr)
+
+    def done(self):
+        """(scenario, drops), the frames interleaved SA by SA."""
+        from .traffic import interleave
+        self.sc.frames = interleave(self.per)
+        return self.sc, self.drops
+
+
+def mtu_edge(f, mtu):
+    """(fit, over): the largest UDP payload of flow f whose ESP packet fits
+    mtu and the smallest that does not."""
+    b = bytes(f.inner(idx=0, size=10, proto="udp"))
+    hdr = len(b) - 10
+    fit = None
+    for s in range(10, 1500):
+        if f.sa.wire_len(b[:1] + bytes(hdr + s - 1)) > mtu:
+            return fit, s
+        fit = s
+    raise AssertionError("no edge")
+
+
+def assert_out_exact(run):
+    """An outbound run: every packet out once, in order, as scapy expects
+    it (decrypted, outer header, sequence numbers, IVs, fragments), wan1
+    used, nothing back on lan0; exactly the expected drops. Returns the
+    outcheck Report."""
+    sc, drops, res = run
+    rep = sc.check(res)
+    assert set(res.out) == {"wan0", "wan1", "lan0"}, res.out.keys()
+    assert not res.out["lan0"]
+    assert len(res.out["wan1"]) > 0
+    esp = rep.esp_total()
+    n = len(sc.frames)
+    assert esp > n - sum(drops.values()), "fragments: more ESP packets than packets"
+    assert drops.get("no_mbuf", 0) > 0
+    res.assert_counters(rx=n, tx=esp, encrypted=esp, only_drops=drops)
+    return rep
