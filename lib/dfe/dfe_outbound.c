@@ -226,7 +226,7 @@ fixup(struct dfe_sa *sa, struct rte_mbuf *m)
 }
 
 /*
- * Encrypted packets of one SA, lib/ipsec's or the direct GCM path's: the
+ * Encrypted packets of one SA, lib/ipsec's or a direct path's: the
  * fixup, then out of the SA's egress port; counted as encrypted, in the
  * SA's packets and in its protected bytes (the lifetime).
  */

@@ -48,6 +48,36 @@ def packets(c, spi, direction="in"):
     return sa["packets"] if sa else 0
 
 
+def churn(sc, x, y, direction, workdir, spigate_bin):
+    """Run sc with the packets of flows x and y replayed forever; delete
+    x's SA and add it back ROUNDS times, each round answered and x's
+    packets flowing again within 10 s, y's flowing throughout; stop
+    (exit 0). Returns (stats, drops, context)."""
+    frames = interleave([[fr for _, fr in f.packets(64, size=64)] for f in (x, y)])
+    with live.Live(sc.dep, frames, workdir, spigate_bin) as g:
+        c = g.ctl()
+        grows(lambda: packets(c, x.spi, direction), "X's packets")
+        grows(lambda: packets(c, y.spi, direction), "Y's packets")
+        for r in range(ROUNDS):
+            t0 = time.monotonic()
+            c.sa_del(x.spi, direction)
+            assert c.sa_show_or_none(x.spi, direction) is None, \
+                "round %d: X still listed" % r
+            c.sa_add(x.sa)
+            grows(lambda: packets(c, x.spi, direction),
+                  "X's packets after sa-add, round %d" % r)
+            assert time.monotonic() - t0 < 10, "round %d took %.1f s" % (r, time.monotonic() - t0)
+        grows(lambda: packets(c, y.spi, direction), "Y's packets after the deletes")
+        assert g.proc.poll() is None, g.stderr()[-4000:]
+        res = g.stop()
+    res.assert_ok()
+    s = res.stats
+    drops = s.drops()
+    ctx = res.describe()
+    assert s.get_count("rx") == s.get_count("tx") + sum(drops.values()), ctx
+    return s, drops, ctx
+
+
 @pytest.mark.parametrize("crypto,algo,layout", CASES,
                          ids=["%s-%s-%s" % (c, a.split("+")[0], lay) for c, a, lay in CASES])
 def test_delete_with_packets_in_flight(spigate_bin, workdir, seed_rng, crypto, algo, layout):
@@ -55,30 +85,11 @@ def test_delete_with_packets_in_flight(spigate_bin, workdir, seed_rng, crypto, a
     steady.infinite_in(sc.dep)
     x = sc.flow(0, algo, install="eager", replay_window=0)
     y = sc.flow(1, algo, install="eager", replay_window=0)
-    frames = interleave([[fr for _, fr in f.packets(64, size=64)] for f in (x, y)])
-    with live.Live(sc.dep, frames, workdir, spigate_bin) as g:
-        c = g.ctl()
-        grows(lambda: packets(c, x.spi), "X's packets")
-        grows(lambda: packets(c, y.spi), "Y's packets")
-        for r in range(ROUNDS):
-            t0 = time.monotonic()
-            c.sa_del(x.spi, "in")
-            assert c.sa_show_or_none(x.spi, "in") is None, "round %d: X still listed" % r
-            c.sa_add(x.sa)
-            grows(lambda: packets(c, x.spi), "X's packets after sa-add, round %d" % r)
-            assert time.monotonic() - t0 < 10, "round %d took %.1f s" % (r, time.monotonic() - t0)
-        grows(lambda: packets(c, y.spi), "Y's packets after the deletes")
-        assert g.proc.poll() is None, g.stderr()[-4000:]
-        res = g.stop()
-    res.assert_ok()
-    s = res.stats
-    drops = s.drops()
-    ctx = res.describe()
+    s, drops, ctx = churn(sc, x, y, "in", workdir, spigate_bin)
     # X's packets while it was gone: unknown SPI, punted to the CE, most
     # of them over the punt rate
     assert set(drops) <= {"unknown_spi", "punt_policed"}, ctx
     assert drops.get("unknown_spi", 0) > 0, ctx
-    assert s.get_count("rx") == s.get_count("tx") + sum(drops.values()), ctx
     assert s.get_count("decrypted") == s.get_count("tx"), ctx
 
 
@@ -88,31 +99,11 @@ def test_delete_outbound_with_packets_in_flight(spigate_bin, workdir, seed_rng, 
     steady.infinite_out(sc.dep)
     x = sc.flow(0, CBC, install="eager")
     y = sc.flow(1, CBC, install="eager")
-    frames = interleave([[fr for _, fr in f.packets(64, size=64)] for f in (x, y)])
-    with live.Live(sc.dep, frames, workdir, spigate_bin) as g:
-        c = g.ctl()
-        grows(lambda: packets(c, x.spi, "out"), "X's packets")
-        grows(lambda: packets(c, y.spi, "out"), "Y's packets")
-        for r in range(ROUNDS):
-            t0 = time.monotonic()
-            c.sa_del(x.spi, "out")
-            assert c.sa_show_or_none(x.spi, "out") is None, "round %d: X still listed" % r
-            c.sa_add(x.sa)
-            grows(lambda: packets(c, x.spi, "out"),
-                  "X's packets after sa-add, round %d" % r)
-            assert time.monotonic() - t0 < 10, "round %d took %.1f s" % (r, time.monotonic() - t0)
-        grows(lambda: packets(c, y.spi, "out"), "Y's packets after the deletes")
-        assert g.proc.poll() is None, g.stderr()[-4000:]
-        res = g.stop()
-    res.assert_ok()
-    s = res.stats
-    drops = s.drops()
-    ctx = res.describe()
+    s, drops, ctx = churn(sc, x, y, "out", workdir, spigate_bin)
     # X's packets while it was gone: held for it (then encrypted, or over
     # the hold's limit), punted over the punt rate, or classified to the
     # deleted SA while queued (unknown_spi)
     assert set(drops) <= {"hold_overflow", "hold_timeout", "punt_policed",
                           "unknown_spi"}, ctx
     assert sum(drops.values()) > 0, ctx
-    assert s.get_count("rx") == s.get_count("tx") + sum(drops.values()), ctx
     assert s.get_count("encrypted") == s.get_count("tx"), ctx
