@@ -80,9 +80,11 @@ enum dfe_dir { DFE_DIR_IN, DFE_DIR_OUT };
 /* where lib/ipsec and the transforms keep the IV inside a crypto op */
 #define DFE_IV_OFS (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
 /* the private area a crypto op needs behind DFE_IV_OFS: the IV (16 bytes,
- * the 12-byte GCM nonce padded) and, for the lookaside GCM path
- * (dfe_gcm_lksd.c), the AAD (16: SPI, sequence number, zero-padded) */
-#define DFE_COP_PRIV 32
+ * the 12-byte GCM nonce padded), then, for the lookaside GCM path
+ * (dfe_gcm_lksd.c), the AAD (16: SPI, sequence number, zero-padded), or
+ * for the lookaside CBC path (dfe_cbc.c) an inbound ESN packet's ICV (up to
+ * 32: the high half of the sequence number is authenticated where it was) */
+#define DFE_COP_PRIV 48
 
 /* An inbound traffic selector (RFC 4301 4.4.1), from an inbound protect
  * policy that names the SA. */

@@ -72,6 +72,10 @@ struct dfe_cbc {
 	uint8_t enc_keys[16 * 15] __rte_cache_aligned;
 };
 
+/* lookaside mode: the keys are in the crypto session, the block ends
+ * before them */
+#define DFE_CBC_HEAD offsetof(struct dfe_cbc, ipad)
+
 /* the manager holds every job the DFE keeps in it */
 _Static_assert(DFE_CBC_MAX <= IMB_MAX_JOBS, "DFE_CBC_MAX above IMB_MAX_JOBS");
 
@@ -84,7 +88,11 @@ dfe_cbc_init(struct dfe *d)
 {
 	const char *e = getenv("SPIGATE_DIRECT_CBC");
 
-	d->direct_cbc = d->imb != NULL && !(e != NULL && strcmp(e, "0") == 0);
+	/* cpu mode: intel-ipsec-mb's manager (dfe_gcm_init()); lookaside
+	 * mode: the device */
+	d->direct_cbc = (d->imb != NULL ||
+			 d->c.crypto == DFE_CRYPTO_LOOKASIDE) &&
+		!(e != NULL && strcmp(e, "0") == 0);
 	d->cbc_head = d->cbc_tail = d->cbc_mark = 0;
 	d->grp_head = d->grp_tail = 0;
 	return 0;
@@ -152,12 +160,16 @@ hmac_pads(IMB_MGR *mb, int hash, const uint8_t *key, size_t len,
 /*
  * Build the direct-path state of a tunnel-mode AES-CBC + HMAC SA: inbound,
  * the chain auth (verify) -> cipher (decrypt); outbound, cipher (encrypt)
- * -> auth (generate). Other SAs keep sa->cbc NULL. 0, or -ENOMEM.
+ * -> auth (generate). In cpu mode the keys for intel-ipsec-mb's jobs; in
+ * lookaside mode the head only and sa->lksd = DFE_LKSD_CBC, the caller
+ * then creating the crypto session (the DFE's own operations: "Lookaside
+ * mode" below). Other SAs keep sa->cbc NULL. 0, or -ENOMEM.
  */
 int
 dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 {
 	const bool in = p->dir == DFE_DIR_IN;
+	const bool lksd = d->c.crypto == DFE_CRYPTO_LOOKASIDE;
 	const struct rte_crypto_sym_xform *a, *x, *last;
 	struct dfe_cbc *c;
 	uint16_t icv;
@@ -208,14 +220,24 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	    (x->cipher.key.length != 16 && x->cipher.key.length != 24 &&
 	     x->cipher.key.length != 32))
 		return 0;
-	c = rte_zmalloc_socket("dfe_cbc", sizeof(*c), RTE_CACHE_LINE_SIZE,
-			       d->c.socket);
+	/* lookaside: the operations carry the IV where the session
+	 * (ce_xform()) says */
+	if (lksd && (x->cipher.iv.offset != DFE_IV_OFS ||
+		     x->cipher.iv.length != CBC_IV))
+		return 0;
+	c = rte_zmalloc_socket("dfe_cbc", lksd ? DFE_CBC_HEAD : sizeof(*c),
+			       RTE_CACHE_LINE_SIZE, d->c.socket);
 	if (c == NULL)
 		return -ENOMEM;
 	c->key_len = (uint8_t)x->cipher.key.length;
 	c->icv_len = (uint8_t)a->auth.digest_length;
 	c->next_proto = p->inner_family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
 	c->hash = hash;
+	sa->cbc = c;
+	if (lksd) {
+		sa->lksd = DFE_LKSD_CBC;
+		return 0;
+	}
 	switch (c->key_len) {
 	case 16:
 		IMB_AES_KEYEXP_128(d->imb, x->cipher.key.data, c->enc_keys,
@@ -231,7 +253,6 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 		break;
 	}
 	hmac_pads(d->imb, hash, a->auth.key.data, a->auth.key.length, c);
-	sa->cbc = c;
 	/* header, ipad and opad, then the key schedule of the direction */
 	sa->cses_lines = ((UINT32_C(1) << LINE(dec_keys)) - 1) |
 		(((UINT32_C(1) << SCHED_LINES) - 1) <<
@@ -242,7 +263,8 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 void
 dfe_cbc_sa_free(struct dfe_sa *sa)
 {
-	dfe_key_free(sa->cbc, sizeof(*sa->cbc));
+	dfe_key_free(sa->cbc, sa->lksd == DFE_LKSD_CBC ? DFE_CBC_HEAD :
+		     sizeof(*sa->cbc));
 	sa->cbc = NULL;
 }
 
@@ -341,6 +363,157 @@ group_add(struct dfe *d, struct dfe_sa *sa, uint32_t first, unsigned n)
 }
 
 /*
+ * An inbound packet (data at the L2 header, NAT-T UDP counted in l3_len):
+ * its ESP header at *esp, and the bytes its HMAC covers (ESP header, IV,
+ * ciphertext); 0 if lib/ipsec calls it malformed before the crypto: more
+ * than one segment, no ciphertext, or not a whole number of blocks.
+ */
+static inline uint32_t
+in_span(const struct dfe_cbc *c, struct rte_mbuf *m, uint8_t **esp)
+{
+	uint32_t hl = m->l2_len + m->l3_len;
+	int32_t clen = (int32_t)m->pkt_len - (int32_t)hl -
+		(ESP_HDR + CBC_IV) - (int32_t)c->icv_len;
+
+	*esp = rte_pktmbuf_mtod_offset(m, uint8_t *, hl);
+	if (unlikely(m->nb_segs != 1 || clen <= 0 ||
+		     (clen & (CBC_BLOCK - 1)) != 0))
+		return 0;
+	return ESP_HDR + CBC_IV + (uint32_t)clen;
+}
+
+/*
+ * Lookaside mode (sa->lksd DFE_LKSD_CBC): the DFE's own operations on the
+ * crypto device, through the SA's session (the chain of dfe_cbc_sa_init()'s
+ * comment), instead of lib/ipsec's: the same packets, checks and drop
+ * reasons as the cpu-mode path above, without lib/ipsec's prepare and
+ * process (about 40 cycles a packet on the lookaside GCM path, step 26 of
+ * docs/PERFORMANCE.md). The device keeps the crypto and verifies the ICV;
+ * the IV is in the operation's private area (DFE_IV_OFS), and an inbound
+ * ESN packet's ICV after it. The completions come back through
+ * dfe_lksd_drain(), grouped by SA, to dfe_cbc_lksd_finish().
+ */
+static inline uint8_t *
+op_iv(struct rte_crypto_op *op)
+{
+	return rte_crypto_op_ctod_offset(op, uint8_t *, DFE_IV_OFS);
+}
+
+/* An operation over the ESP packet at esp_ofs: the cipher over clen bytes
+ * from esp_ofs + cofs, the HMAC over hlen bytes from esp_ofs, its ICV at
+ * icv (generated or verified, as the session says). */
+static inline void
+op_fill(struct rte_crypto_op *op, void *cses, struct rte_mbuf *m,
+	uint32_t esp_ofs, uint32_t cofs, uint32_t clen, uint32_t hlen,
+	uint8_t *icv, rte_iova_t icv_iova)
+{
+	struct rte_crypto_sym_op *sop = op->sym;
+
+	rte_crypto_op_attach_sym_session(op, cses);
+	sop->m_src = m;
+	sop->cipher.data.offset = esp_ofs + cofs;
+	sop->cipher.data.length = clen;
+	sop->auth.data.offset = esp_ofs;
+	sop->auth.data.length = hlen;
+	sop->auth.digest.data = icv;
+	sop->auth.digest.phys_addr = icv_iova;
+}
+
+_Static_assert(DFE_COP_PRIV >= CBC_IV + 32, "IV and ICV in the op");
+
+/*
+ * Inbound packets of one SA, pre-checked as for dfe_cbc_submit(), as one
+ * operation each: the IV copied into the operation (as lib/ipsec does);
+ * with ESN the ICV too, the high half written where it was.
+ */
+void
+dfe_cbc_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		    uint16_t n)
+{
+	const struct dfe_cbc *c = sa->cbc;
+	struct rte_crypto_op *cop[SG_BURST];
+	struct rte_mbuf *bad[SG_BURST];
+	unsigned i, j = 0, nb = 0;
+
+	if (!dfe_cop_alloc(d, sa, cop, mb, n))
+		return;
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t hl = m->l2_len + m->l3_len;
+		uint8_t *esp, *iv = op_iv(cop[j]);
+		uint32_t hlen = in_span(c, m, &esp), clen;
+
+		if (unlikely(hlen == 0)) {
+			bad[nb++] = m;
+			continue;
+		}
+		clen = hlen - (ESP_HDR + CBC_IV);
+		memcpy(iv, esp + ESP_HDR, CBC_IV);
+		if (sa->esn) {
+			uint32_t hi = rte_cpu_to_be_32(
+				(uint32_t)(sg_meta(m)->sqn >> 32));
+
+			icv_copy(iv + CBC_IV, esp + hlen, c->icv_len);
+			memcpy(esp + hlen, &hi, 4);
+			op_fill(cop[j], sa->cses, m, hl, ESP_HDR + CBC_IV,
+				clen, hlen + 4, iv + CBC_IV,
+				rte_crypto_op_ctophys_offset(cop[j],
+						DFE_IV_OFS + CBC_IV));
+		} else {
+			op_fill(cop[j], sa->cses, m, hl, ESP_HDR + CBC_IV,
+				clen, hlen, esp + hlen,
+				rte_pktmbuf_iova_offset(m, hl + hlen));
+		}
+		mb[j++] = m;
+	}
+	if (unlikely(nb != 0)) {
+		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[j], n - j);
+		dfe_drop(d, sa, SG_DROP_MALFORMED, bad, nb);
+	}
+	if (j != 0)
+		dfe_lksd_enqueue(d, sa, cop, (uint16_t)j);
+}
+
+/*
+ * Completed operations of one SA, in submission order (a failed one is
+ * flagged RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED). Inbound as the lookaside GCM
+ * path (dfe_lksd_finish_in()); outbound, with ESN the ICV moved over the
+ * high half it covered, a failed operation crypto_error, then out.
+ */
+void
+dfe_cbc_lksd_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		    uint16_t n)
+{
+	const unsigned icv_len = sa->cbc->icv_len;
+	struct rte_mbuf *bad[SG_BURST];
+	uint16_t i, k = 0, nb = 0;
+
+	if (sa->dir == DFE_DIR_IN) {
+		dfe_lksd_finish_in(d, sa, mb, n, sa->cbc->next_proto, CBC_IV,
+				   icv_len);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+
+		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)) {
+			bad[nb++] = m;
+			continue;
+		}
+		if (sa->esn) {
+			uint8_t *icv = rte_pktmbuf_mtod_offset(m, uint8_t *,
+					m->data_len - icv_len);
+
+			memmove(icv, icv + 4, icv_len);
+		}
+		mb[k++] = m;
+	}
+	dfe_drop(d, sa, SG_DROP_CRYPTO_ERROR, bad, nb);
+	if (k != 0)
+		dfe_outbound_tx(d, sa, mb, k);
+}
+
+/*
  * Queue the packets of one SA (pre-checked by inbound(): meta->sqn set,
  * NAT-T UDP counted in l3_len) into the DFE's manager. They are finished by
  * dfe_cbc_reap() or dfe_cbc_flush(); mb[] is free again on return. A
@@ -361,19 +534,14 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	first = d->cbc_tail;
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
-		uint32_t hl = m->l2_len + m->l3_len;
-		uint8_t *esp = rte_pktmbuf_mtod_offset(m, uint8_t *, hl);
-		int32_t clen = (int32_t)m->pkt_len - (int32_t)hl -
-			(ESP_HDR + CBC_IV) - (int32_t)c->icv_len;
 		unsigned slot = d->cbc_tail % DFE_CBC_MAX;
-		uint32_t hlen;
+		uint8_t *esp;
+		uint32_t hlen = in_span(c, m, &esp);
 
-		if (unlikely(m->nb_segs != 1 || clen <= 0 ||
-			     (clen & (CBC_BLOCK - 1)) != 0)) {
+		if (unlikely(hlen == 0)) {
 			bad[nb++] = m;
 			continue;
 		}
-		hlen = ESP_HDR + CBC_IV + (uint32_t)clen;
 		if (sa->esn) {
 			/* RFC 4303 2.2.1: the high half is authenticated
 			 * after the payload, in place of the ICV, which is
@@ -384,11 +552,11 @@ dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 
 			icv_copy(d->job_icv[slot], esp + hlen, c->icv_len);
 			memcpy(esp + hlen, &hi, 4);
-			hlen += 4;
 		}
 		/* the IV is in the packet; HMAC, then decryption */
-		submit(d, c, m, esp, ESP_HDR + CBC_IV, (uint32_t)clen,
-		       esp + ESP_HDR, hlen, d->job_tag[slot], false);
+		submit(d, c, m, esp, ESP_HDR + CBC_IV,
+		       hlen - (ESP_HDR + CBC_IV), esp + ESP_HDR,
+		       hlen + (sa->esn ? 4 : 0), d->job_tag[slot], false);
 		k++;
 	}
 	if (unlikely(nb != 0))
@@ -438,7 +606,9 @@ dfe_cbc_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	const uint32_t spi = rte_cpu_to_be_32(sa->spi);
 	const bool in4 = sa->inner_family == 4;
 	const bool out4 = (sa->hdr[RTE_ETHER_HDR_LEN] >> 4) == 4;
+	const bool lksd = sa->lksd == DFE_LKSD_CBC;
 	struct rte_mbuf *nom[SG_BURST], *mal[SG_BURST];
+	struct rte_crypto_op *cop[SG_BURST];
 	uint64_t sqn = sa->out_sqn - n;
 	uint32_t first;
 	unsigned i, k = 0, no = 0, nm = 0;
@@ -446,7 +616,11 @@ dfe_cbc_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	/* as on the direct GCM path (dfe_gcm_outbound()) */
 	if (unlikely(!sa->esn && sa->out_sqn == UINT32_MAX))
 		nom[no++] = mb[--n];
-	if (dfe_cbc_pending(d) + n > DFE_CBC_MAX)
+	/* lookaside: an operation per packet, or the batch is no_mbuf (as
+	 * on lib/ipsec's path, dfe_lksd_submit()) */
+	if (lksd && n != 0 && !dfe_cop_alloc(d, sa, cop, mb, n))
+		n = 0;
+	if (!lksd && dfe_cbc_pending(d) + n > DFE_CBC_MAX)
 		dfe_cbc_flush(d);
 	first = d->cbc_tail;
 	for (i = 0; i < n; i++) {
@@ -486,6 +660,19 @@ dfe_cbc_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		t[pad + 1] = c->next_proto;
 		if (sa->esn)
 			memcpy(t + pad + 2, &hi, 4);
+		if (lksd) {
+			/* the ICV after the high half, moved over it by
+			 * dfe_cbc_lksd_finish(), as lib/ipsec does */
+			uint8_t *icv = t + pad + 2 + sqh;
+
+			memset(op_iv(cop[k]), 0, CBC_IV);
+			op_fill(cop[k], sa->cses, m, (uint32_t)(esp - h),
+				ESP_HDR, CBC_IV + clen,
+				ESP_HDR + CBC_IV + clen + sqh, icv,
+				rte_pktmbuf_iova_offset(m, (uint32_t)(icv - h)));
+			mb[k++] = m;
+			continue;
+		}
 		submit(d, c, m, esp, ESP_HDR, CBC_IV + clen, zero_iv,
 		       ESP_HDR + CBC_IV + clen + sqh,
 		       sa->esn ? d->job_tag[d->cbc_tail % DFE_CBC_MAX] :
@@ -494,6 +681,15 @@ dfe_cbc_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	}
 	dfe_drop(d, sa, SG_DROP_MALFORMED, mal, nm);
 	dfe_drop(d, sa, SG_DROP_NO_MBUF, nom, no);
+	if (lksd) {
+		/* encrypted by the device, sent by dfe_cbc_lksd_finish() */
+		if (k < n)
+			rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[k],
+					     n - k);
+		if (k != 0)
+			dfe_lksd_enqueue(d, sa, cop, (uint16_t)k);
+		return;
+	}
 	if (k != 0)
 		group_add(d, sa, first, k);
 }

@@ -15,7 +15,8 @@
  * that is not a whole number of 4-byte words is malformed before the
  * crypto; the device's verdict on the ICV; then trailer, padding and next
  * header (malformed), the replay window, the strip and the way out
- * (dfe_in_finish()).
+ * (dfe_lksd_finish_in() in dfe_inbound.c, which the lookaside CBC path of
+ * dfe_cbc.c shares).
  *
  * The operation: IV and AAD in the op's private area (DFE_IV_OFS, 16 bytes
  * each; the pool's DFE_COP_PRIV), the ICV read where it is in the packet,
@@ -52,11 +53,8 @@ dfe_gcm_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	struct rte_mbuf *mal[SG_BURST];
 	uint16_t i, j = 0, nm = 0;
 
-	if (rte_crypto_op_bulk_alloc(d->c.cop_pool,
-				     RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
-		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
+	if (!dfe_cop_alloc(d, sa, cop, mb, n))
 		return;
-	}
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint32_t hl = m->l2_len + m->l3_len;
@@ -85,50 +83,6 @@ dfe_gcm_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 }
 
 /*
- * Completed inbound operations of one SA, in the order they were submitted
- * (rte_ipsec_pkt_crypto_group() flagged the failed ones). A failure counts
- * as a replay when the window held its number before this batch (it passed
- * the pre-check while its original was still in the device), else as an
- * authentication failure: as finish() does for lib/ipsec's operations.
- */
-static void
-finish_in(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t n)
-{
-	const struct dfe_gcm *g = sa->gcm;
-	const struct dfe_selset *ss = __atomic_load_n(&sa->sel,
-						      __ATOMIC_ACQUIRE);
-	const uint32_t icv_len = g->icv_len;
-	struct dfe_bad bad;
-	struct sg_fwd_batch out;
-	uint32_t stale = 0;	/* bit i: mb[i] failed and was a replay */
-	uint64_t bytes = 0;
-	unsigned i, k = 0;
-
-	for (i = 0; i < n; i++)
-		if (unlikely(mb[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) &&
-		    dfe_replay_check(sa->replay, sg_meta(mb[i])->sqn) != 0)
-			stale |= UINT32_C(1) << i;
-	sg_fwd_init(&out, sa->inner_family);
-	dfe_bad_init(&bad);
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = mb[i];
-		uint32_t pofs = m->l2_len + m->l3_len + ESP_HDR + GCM_IV;
-
-		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)) {
-			dfe_bad_put(&bad, m, (stale >> i) & 1 ?
-				    SG_DROP_REPLAY : SG_DROP_AUTH_FAILED);
-			continue;
-		}
-		k += dfe_in_finish(sa, ss, &out, &bad, m, g->next_proto,
-				   rte_pktmbuf_mtod_offset(m, const uint8_t *,
-							   pofs),
-				   (int32_t)(m->pkt_len - pofs - icv_len),
-				   pofs, icv_len, &bytes);
-	}
-	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
-}
-
-/*
  * Completed operations of one SA (dfe_lksd_drain()). Outbound, the packets
  * dfe_gcm_outbound() built and this path encrypted: a failed operation is
  * crypto_error, as after lib/ipsec's; the others go to the fix-ups and out
@@ -142,7 +96,8 @@ dfe_gcm_lksd_finish(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	uint16_t i, k = 0, nb = 0;
 
 	if (sa->dir == DFE_DIR_IN) {
-		finish_in(d, sa, mb, n);
+		dfe_lksd_finish_in(d, sa, mb, n, sa->gcm->next_proto, GCM_IV,
+				   sa->gcm->icv_len);
 		return;
 	}
 	for (i = 0; i < n; i++) {

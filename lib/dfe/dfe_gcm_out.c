@@ -80,11 +80,8 @@ dfe_gcm_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		nom[no++] = mb[--n];
 	/* lookaside: an operation per packet, or the batch is no_mbuf (as
 	 * on lib/ipsec's path, dfe_lksd_submit()) */
-	if (lksd && n != 0 && rte_crypto_op_bulk_alloc(d->c.cop_pool,
-			RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
-		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
+	if (lksd && n != 0 && !dfe_cop_alloc(d, sa, cop, mb, n))
 		n = 0;
-	}
 	/*
 	 * Two passes: every packet is built first, then encrypted. The
 	 * encryption reads what the build just wrote (ESP header as AAD, the

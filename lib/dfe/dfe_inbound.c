@@ -9,6 +9,7 @@
 #include <rte_ring.h>
 #include <rte_udp.h>
 
+#include "dfe_fwd.h"
 #include "dfe_priv.h"
 #include "sg_cls.h"
 #include "sg_meta.h"
@@ -122,11 +123,8 @@ dfe_lksd_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 	struct rte_crypto_op *cop[SG_BURST];
 	uint16_t j;
 
-	if (rte_crypto_op_bulk_alloc(d->c.cop_pool,
-				     RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
-		dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
+	if (!dfe_cop_alloc(d, sa, cop, mb, n))
 		return;
-	}
 	j = rte_ipsec_pkt_crypto_prepare(dfe_sa_lss(sa), mb, cop, n);
 	if (j < n) {
 		rte_mempool_put_bulk(d->c.cop_pool, (void **)&cop[j], n - j);
@@ -185,6 +183,54 @@ dfe_lksd_flush(struct dfe *d)
 	d->n_lk = 0;
 }
 
+/*
+ * Completed inbound operations of one SA on a lookaside path of the DFE's
+ * own (dfe_gcm_lksd.c, dfe_cbc.c), in the order they were submitted
+ * (rte_ipsec_pkt_crypto_group() flagged the failed ones); the payload
+ * starts iv_len bytes after the ESP header. A failure counts as a replay
+ * when the window held its number before this batch (it passed the
+ * pre-check while its original was still in the device), else as an
+ * authentication failure: as finish() does for lib/ipsec's operations.
+ */
+void
+dfe_lksd_finish_in(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
+		   uint16_t n, uint8_t next_proto, uint32_t iv_len,
+		   uint32_t icv_len)
+{
+	const struct dfe_selset *ss = __atomic_load_n(&sa->sel,
+						      __ATOMIC_ACQUIRE);
+	struct dfe_bad bad;
+	struct sg_fwd_batch out;
+	uint32_t stale = 0;	/* bit i: mb[i] failed and was a replay */
+	uint64_t bytes = 0;
+	unsigned i, k = 0;
+
+	RTE_BUILD_BUG_ON(SG_BURST > 32);
+	for (i = 0; i < n; i++)
+		if (unlikely(mb[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) &&
+		    dfe_replay_check(sa->replay, sg_meta(mb[i])->sqn) != 0)
+			stale |= UINT32_C(1) << i;
+	sg_fwd_init(&out, sa->inner_family);
+	dfe_bad_init(&bad);
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint32_t pofs = m->l2_len + m->l3_len +
+			sizeof(struct rte_esp_hdr) + iv_len;
+
+		if (unlikely(m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED)) {
+			dfe_bad_put(&bad, m, (stale >> i) & 1 ?
+				    SG_DROP_REPLAY : SG_DROP_AUTH_FAILED);
+			continue;
+		}
+		k += dfe_in_finish(sa, ss, &out, &bad, m, next_proto,
+				   rte_pktmbuf_mtod_offset(m, const uint8_t *,
+							   pofs),
+				   (int32_t)(m->pkt_len - pofs - icv_len),
+				   pofs, icv_len, &bytes);
+	}
+	dfe_in_done_fwd(d, sa, &bad, &out, k, bytes);
+}
+
 /* Lookaside: collect completed operations, grouped by SA. */
 unsigned
 dfe_lksd_drain(struct dfe *d)
@@ -207,6 +253,8 @@ dfe_lksd_drain(struct dfe *d)
 
 		if (sa->lksd == DFE_LKSD_GCM)
 			dfe_gcm_lksd_finish(d, sa, grp[i].m, grp[i].cnt);
+		else if (sa->lksd == DFE_LKSD_CBC)
+			dfe_cbc_lksd_finish(d, sa, grp[i].m, grp[i].cnt);
 		else if (sa->dir == DFE_DIR_IN)
 			finish(d, sa, dfe_sa_lss(sa), grp[i].m, grp[i].cnt);
 		else
@@ -261,8 +309,12 @@ crypto(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[], uint16_t k)
 		return;
 	}
 	if (sa->cbc != NULL) {
-		/* finished by dfe_cbc_reap() after this or a later burst */
-		dfe_cbc_submit(d, sa, mb, k);
+		/* finished by dfe_lksd_drain(), or by dfe_cbc_reap() after
+		 * this or a later burst */
+		if (sa->lksd == DFE_LKSD_CBC)
+			dfe_cbc_lksd_submit(d, sa, mb, k);
+		else
+			dfe_cbc_submit(d, sa, mb, k);
 		return;
 	}
 	if (sa->lksd == DFE_LKSD_ALWAYS ||

@@ -40,6 +40,8 @@ enum {
 			   * (lookaside mode, tunnel AES-GCM SAs, sa->gcm
 			   * without its key block: dfe_gcm_lksd.c); no
 			   * lib/ipsec SA */
+	DFE_LKSD_CBC,     /* the same for tunnel AES-CBC + HMAC SAs (sa->cbc
+			   * without its keys: dfe_cbc.c) */
 };
 
 /*
@@ -196,8 +198,11 @@ dfe_sa_prefetch_deps(const struct dfe_sa *sa, bool cold)
 	if (!cold)
 		return;
 	/* the direct paths read neither lib/ipsec's SA nor the session; the
-	 * GCM one has no lines to prefetch (cses_lines 0, step 19) */
-	if (sa->cbc != NULL)
+	 * GCM one has no lines to prefetch (cses_lines 0, step 19); the
+	 * lookaside CBC one reads its head, the device the session */
+	if (sa->lksd == DFE_LKSD_CBC)
+		rte_prefetch0(sa->cbc);
+	else if (sa->cbc != NULL)
 		cs = (const uint8_t *)sa->cbc;
 	else if (sa->gcm == NULL && is != NULL)
 		for (i = 0; i < DFE_IPSEC_SA_PF_LINES; i++)
@@ -352,6 +357,9 @@ void dfe_lksd_enqueue(struct dfe *d, struct dfe_sa *sa,
 		      struct rte_crypto_op *cop[], uint16_t n);
 unsigned dfe_lksd_drain(struct dfe *d);
 void dfe_lksd_flush(struct dfe *d);
+void dfe_lksd_finish_in(struct dfe *d, struct dfe_sa *sa,
+			struct rte_mbuf *mb[], uint16_t n, uint8_t next_proto,
+			uint32_t iv_len, uint32_t icv_len);
 
 /* Where an authenticated NAT-T packet came from (the CE polls it). */
 static inline void
@@ -531,6 +539,13 @@ void dfe_cbc_submit(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		    uint16_t n);
 void dfe_cbc_outbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		      uint16_t n);
+/* the lookaside CBC path (sa->lksd DFE_LKSD_CBC): inbound operations
+ * submitted by dfe_cbc_lksd_submit(), outbound ones by dfe_cbc_outbound(),
+ * both finished by dfe_cbc_lksd_finish() */
+void dfe_cbc_lksd_submit(struct dfe *d, struct dfe_sa *sa,
+			 struct rte_mbuf *mb[], uint16_t n);
+void dfe_cbc_lksd_finish(struct dfe *d, struct dfe_sa *sa,
+			 struct rte_mbuf *mb[], uint16_t n);
 unsigned dfe_cbc_reap(struct dfe *d);
 unsigned dfe_cbc_flush(struct dfe *d);
 
@@ -560,6 +575,20 @@ dfe_drop(struct dfe *d, struct dfe_sa *sa, enum sg_drop why,
 	if (sa != NULL)
 		sa->drop[why] += n;
 	rte_pktmbuf_free_bulk(mb, n);
+}
+
+/* An operation from the DFE's pool for each of the n packets of one SA
+ * (true), or the n packets dropped as no_mbuf, as lib/ipsec's path does
+ * (false). */
+static inline bool
+dfe_cop_alloc(struct dfe *d, struct dfe_sa *sa, struct rte_crypto_op *cop[],
+	      struct rte_mbuf *mb[], uint16_t n)
+{
+	if (rte_crypto_op_bulk_alloc(d->c.cop_pool,
+				     RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) != 0)
+		return true;
+	dfe_drop(d, sa, SG_DROP_NO_MBUF, mb, n);
+	return false;
 }
 
 #endif /* DFE_PRIV_H */

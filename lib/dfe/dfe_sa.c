@@ -293,8 +293,9 @@ dfe_sa_create(struct dfe *d, const struct dfe_sa_prm *p,
 		rc = dfe_cbc_sa_init(d, sa, p);
 	if (rc != 0)
 		goto fail;
-	/* the lookaside GCM path: a crypto session, no lib/ipsec SA */
-	if (sa->lksd == DFE_LKSD_GCM)
+	/* the lookaside GCM and CBC paths: a crypto session, no lib/ipsec
+	 * SA */
+	if (sa->lksd == DFE_LKSD_GCM || sa->lksd == DFE_LKSD_CBC)
 		goto session;
 	if (sa->gcm != NULL || sa->cbc != NULL) {
 		sa->lksd = DFE_LKSD_NEVER;
@@ -324,7 +325,7 @@ session:
 		rc = -(rte_errno ? rte_errno : ENOTSUP);
 		goto fail;
 	}
-	if (sa->lksd == DFE_LKSD_GCM)
+	if (sa->lksd == DFE_LKSD_GCM || sa->lksd == DFE_LKSD_CBC)
 		goto done;
 	sa->ss.sa = sa->ipsec_sa;
 	sa->ss.type = sa->lksd == DFE_LKSD_ALWAYS ?
@@ -477,6 +478,7 @@ dfe_sa_stats(const struct dfe_sa *sa, struct dfe_sa_stats *out)
 	out->gated = sa->gated;
 	out->expired = sa->expired;
 	out->crypto = sa->lksd == DFE_LKSD_GCM ? "lookaside-gcm" :
+		sa->lksd == DFE_LKSD_CBC ? "lookaside-cbc" :
 		sa->gcm != NULL ? "direct-gcm" :
 		sa->cbc != NULL ? "direct-cbc" :
 		sa->lksd == DFE_LKSD_NEVER ? "cpu" :

@@ -93,9 +93,11 @@ def test_delete_with_packets_in_flight(spigate_bin, workdir, seed_rng, crypto, a
     assert s.get_count("decrypted") == s.get_count("tx"), ctx
 
 
-@pytest.mark.parametrize("layout", ["alone", "shared"])
-def test_delete_outbound_with_packets_in_flight(spigate_bin, workdir, seed_rng, layout):
-    sc = OutScenario(rng=seed_rng, dep=topo.out_deployment(layout=layout, lan_tx=False))
+@pytest.mark.parametrize("crypto,layout", [("cpu", "alone"), ("cpu", "shared"),
+                                           ("lookaside", "alone")])
+def test_delete_outbound_with_packets_in_flight(spigate_bin, workdir, seed_rng, crypto, layout):
+    sc = OutScenario(rng=seed_rng, dep=topo.out_deployment(layout=layout, crypto=crypto,
+                                                           lan_tx=False))
     steady.infinite_out(sc.dep)
     x = sc.flow(0, CBC, install="eager")
     y = sc.flow(1, CBC, install="eager")

@@ -1,7 +1,8 @@
 """The direct CBC path (lib/dfe/dfe_cbc.c: inbound tunnel-mode AES-CBC + HMAC
-SAs in cpu mode, every packet in one intel-ipsec-mb manager, the jobs kept
-there across bursts) against lib/ipsec's path (the same binary with
-SPIGATE_DIRECT_CBC=0).
+SAs; in cpu mode every packet in one intel-ipsec-mb manager, the jobs kept
+there across bursts; in lookaside mode the DFE's own operations on the
+crypto device) against lib/ipsec's path of the same mode (the same binary
+with SPIGATE_DIRECT_CBC=0).
 
 One capture of scapy-built ESP: every key size and HMAC of the product,
 every tunnel shape, NAT-T, ESN across 2^32 (the high half authenticated
@@ -26,9 +27,9 @@ SHAPES = [("4in4", False), ("6in6", False), ("4in6", False), ("6in4", False),
           ("4in4", True), ("6in4", True)]
 
 
-def build(rng):
+def build(rng, crypto):
     """The scenario and the drops it must produce."""
-    sc = Scenario(crypto="cpu", rng=rng)
+    sc = Scenario(crypto=crypto, rng=rng)
     drops = {}
     i = 0
     flows = []
@@ -60,11 +61,12 @@ def build(rng):
         i += 1
         sc.send_valid(f, 4)
     # jobs stay in the manager across bursts (with SHA-256 the last 15 of
-    # each 32): a forged copy (ICV flipped) of the last packet of a burst,
-    # first in the next burst, passes the pre-check while that packet is
-    # still in the manager. It must count as a replay, as on lib/ipsec's
-    # path, where the window already holds its number; and so must the
-    # genuine copy after it. (The CFE reads the capture 32 frames at a time.)
+    # each 32), operations in the device until the next poll: a forged
+    # copy (ICV flipped) of the last packet of a burst, first in the next
+    # burst, passes the pre-check while that packet is still in the crypto.
+    # It must count as a replay, as on lib/ipsec's path, where the window
+    # already holds its number; and so must the genuine copy after it.
+    # (The CFE reads the capture 32 frames at a time.)
     f = sc.flow(i, ALGOS[0], "4in4", replay_window=64, install="eager")
     i += 1
     valid = sc.send_valid(f, (-len(sc.frames)) % 32 + 32)
@@ -75,9 +77,10 @@ def build(rng):
     return sc, drops
 
 
-@pytest.fixture(scope="module")
-def runs(spigate_bin, tmp_path_factory):
-    return direct.two_runs(build, "SPIGATE_DIRECT_CBC", "dcbc", spigate_bin, tmp_path_factory)
+@pytest.fixture(scope="module", params=["cpu", "lookaside"])
+def runs(request, spigate_bin, tmp_path_factory):
+    return direct.two_runs(build, "SPIGATE_DIRECT_CBC", "dcbc", spigate_bin, tmp_path_factory,
+                           crypto=request.param)
 
 
 @pytest.mark.parametrize("path", direct.PATHS)

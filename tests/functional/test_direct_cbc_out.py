@@ -1,8 +1,9 @@
 """The direct CBC path outbound (lib/dfe/dfe_cbc.c, dfe_cbc_outbound():
-outbound tunnel-mode AES-CBC + HMAC SAs in cpu mode, encapsulated without
-lib/ipsec, encrypted and authenticated in the DFE's intel-ipsec-mb manager,
-the jobs kept there across bursts with the inbound ones) against the path
-it replaces, lib/ipsec and the aesni_mb queue pair (the same binary with
+outbound tunnel-mode AES-CBC + HMAC SAs encapsulated without lib/ipsec; in
+cpu mode encrypted and authenticated in the DFE's intel-ipsec-mb manager,
+the jobs kept there across bursts with the inbound ones; in lookaside mode
+as the DFE's own operations on the crypto device) against the path it
+replaces, lib/ipsec and the aesni_mb queue pair (the same binary with
 SPIGATE_DIRECT_CBC=0).
 
 One capture of clear packets into lan0: every key size and HMAC of the
@@ -51,9 +52,9 @@ def no_room(frame_len, algo, esn):
     return pad2 + ICV[algo] + (4 if esn else 0) > direct.DATA_ROOM - frame_len
 
 
-def build(rng):
+def build(rng, crypto):
     """The scenario and the drops it must produce."""
-    b = direct.OutBuild(rng)
+    b = direct.OutBuild(rng, crypto)
     for a, algo in enumerate(ALGOS):
         # every shape with the first two algorithms, half of them with the
         # other two
@@ -84,10 +85,10 @@ def build(rng):
     return b.done()
 
 
-@pytest.fixture(scope="module")
-def runs(spigate_bin, tmp_path_factory):
+@pytest.fixture(scope="module", params=["cpu", "lookaside"])
+def runs(request, spigate_bin, tmp_path_factory):
     return direct.two_runs(build, "SPIGATE_DIRECT_CBC", "dcbco", spigate_bin,
-                           tmp_path_factory)
+                           tmp_path_factory, crypto=request.param)
 
 
 @pytest.mark.parametrize("path", direct.PATHS)

@@ -84,13 +84,14 @@ def test_same_output(runs):
 
 @pytest.mark.parametrize("crypto,gcm,other,cbc", [
     ("cpu", "direct-gcm", "cpu", "direct-cbc"),
-    ("lookaside", "lookaside-gcm", "lookaside", "lookaside")])
+    ("lookaside", "lookaside-gcm", "lookaside", "lookaside-cbc")])
 def test_path_reported(crypto, gcm, other, cbc, spigate_bin, workdir, seed_rng,
                        monkeypatch):
     """sa-show says which path each SA takes. cpu mode: direct-gcm for a GCM
     tunnel SA, cpu for GCM transport (lib/ipsec), direct-cbc for CBC+HMAC
     (its own switch, test_direct_cbc). Lookaside mode: lookaside-gcm for a
-    GCM tunnel SA, lookaside (lib/ipsec) for the others. The GCM tunnel ones
+    GCM tunnel SA, lookaside-cbc for CBC+HMAC (the same switch), lookaside
+    (lib/ipsec) for GCM transport. The GCM tunnel ones
     take lib/ipsec's path of their mode with SPIGATE_DIRECT_GCM=0."""
     want = {}
     sc = Scenario(crypto=crypto, rng=seed_rng)

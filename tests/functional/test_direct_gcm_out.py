@@ -97,13 +97,14 @@ def test_same_output(runs):
 
 @pytest.mark.parametrize("crypto,gcm,other,cbc", [
     ("cpu", "direct-gcm", "cpu", "direct-cbc"),
-    ("lookaside", "lookaside-gcm", "lookaside", "lookaside")])
+    ("lookaside", "lookaside-gcm", "lookaside", "lookaside-cbc")])
 def test_path_reported(crypto, gcm, other, cbc, spigate_bin, workdir, seed_rng,
                        monkeypatch):
     """sa-show of outbound SAs. cpu mode: direct-gcm for a GCM tunnel SA
     (IPv4 or IPv6 outer, NAT-T, ESN), cpu for GCM transport (lib/ipsec),
     direct-cbc for a CBC tunnel (test_direct_cbc_out.py). Lookaside mode:
-    lookaside-gcm for the GCM tunnel SAs, lookaside for the others. With
+    lookaside-gcm for the GCM tunnel SAs, lookaside-cbc for the CBC tunnel,
+    lookaside for GCM transport. With
     SPIGATE_DIRECT_GCM=0 every GCM SA takes lib/ipsec's path of its mode,
     and the CBC SA keeps its own."""
     want = {}
