@@ -715,6 +715,17 @@ dfe_poll(struct dfe *d)
 			dispatch(d, in, n);
 		else if (dfe_cbc_pending(d) != 0)
 			done += dfe_cbc_flush(d);
+		/*
+		 * Lookaside: what the device completed of this burst is
+		 * finished in this poll, not after the CFE's next burst: a
+		 * software device (aesni_mb) does the crypto in the dequeue,
+		 * and the packets' lines are still in cache (with two
+		 * workers -6% to -7% a packet, docs/PERFORMANCE.md, step 34).
+		 * What a hardware device has not completed yet waits for the
+		 * next poll, as before.
+		 */
+		if (d->inflight != 0)
+			done += dfe_lksd_drain(d);
 		return done + n;
 	}
 	for (i = 0; i < n; i++) {
