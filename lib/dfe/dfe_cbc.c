@@ -2,7 +2,9 @@
 /*
  * ESP with AES-CBC and HMAC-SHA-1/256/384/512 (RFC 3602, 2404, 4868) on
  * intel-ipsec-mb's job API, for tunnel-mode SAs in cpu crypto mode, both
- * directions: the "direct CBC path".
+ * directions: the "direct CBC path". The same SAs in lookaside mode take
+ * the DFE's own operations on the crypto device ("Lookaside mode" below),
+ * with the same packets and checks.
  *
  * HMAC, and CBC encryption, run in intel-ipsec-mb's multi-buffer lanes
  * (16 buffers at once for SHA-256 on AVX-512) and compute only when the
@@ -577,7 +579,8 @@ static const uint8_t zero_iv[CBC_IV] __rte_aligned(16);
  * Encapsulate packets of one outbound SA that passed dfe_outbound() (data
  * at the L2 header), numbered sa->out_sqn - n + 1 .. sa->out_sqn, and
  * queue their encryption and HMAC into the DFE's manager; finish_out()
- * sends them. The packet is the one lib/ipsec builds (DPDK 22.11
+ * sends them (lookaside mode: one operation each on the device, sent by
+ * dfe_cbc_lksd_finish()). The packet is the one lib/ipsec builds (DPDK 22.11
  * esp_outb.c, outb_tun_pkt_prepare() and outb_pkt_xprepare()), byte for
  * byte, with the drop reasons of the enqueue/dequeue path it took before
  * (tests/functional/test_direct_cbc_out.py compares the two):

@@ -32,7 +32,8 @@
 /* sa->lksd: the crypto path of an SA's packets */
 enum {
 	DFE_LKSD_NEVER,   /* synchronous cpu crypto */
-	DFE_LKSD_ALWAYS,  /* enqueue/dequeue (lookaside mode, CBC outbound) */
+	DFE_LKSD_ALWAYS,  /* enqueue/dequeue (lookaside mode; CBC outbound
+			   * off the direct CBC path, for its IVs) */
 	DFE_LKSD_SMALL,   /* cpu crypto for groups of DFE_MB_BATCH or more,
 			   * enqueue/dequeue for smaller ones and while the SA
 			   * has operations in the device (sa->lss) */
@@ -94,9 +95,10 @@ struct dfe_sa {
 	struct dfe_gcm *gcm;          /* the direct paths (dfe_gcm.c, */
 	struct dfe_cbc *cbc;          /* dfe_cbc.c), or NULL: lib/ipsec */
 	uint32_t cses_lines;          /* bit i: prefetch line i of the crypto
-				       * state: 'cbc' if set, else the crypto
-				       * session (dfe_sa_create()); 0 for
-				       * 'gcm' (dfe_gcm_sa_init()) */
+				       * state: 'cbc' in cpu mode, else the
+				       * crypto session (dfe_sa_create());
+				       * 0 for 'gcm' in cpu mode
+				       * (dfe_gcm_sa_init()) */
 	uint8_t iv_len;
 	uint8_t hdr_len;
 	uint16_t egress_port;
