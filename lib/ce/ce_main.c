@@ -129,6 +129,22 @@ elements_init(struct ce *ce)
 			return -rte_errno;
 		lc->dfe = ce->dfe[i];
 	}
+	if (ce->n_dfe != 0) {
+		struct dfe_engines en;
+
+		dfe_engines(ce->dfe[0], &en);
+		if (en.aes != NULL && en.cycles[0] != 0)
+			CE_LOG(INFO, "cpu crypto: intel-ipsec-mb %s; HMAC-SHA-1/256 "
+			       "on %s%s (timed: %" PRIu64 " cycles on %s, %"
+			       PRIu64 " on sse with the SHA extensions)",
+			       en.aes, en.sha, en.sha_ext ?
+			       " with the SHA extensions" : "",
+			       en.cycles[0], en.aes, en.cycles[1]);
+		else if (en.aes != NULL)
+			CE_LOG(INFO, "cpu crypto: intel-ipsec-mb %s; HMAC-SHA-1/256 "
+			       "on %s%s", en.aes, en.sha, en.sha_ext ?
+			       " with the SHA extensions" : "");
+	}
 	for (i = 0; i < ce->n_cfe; i++) {
 		struct ce_lcore *lc = ce->lc[dep->cfe_lcores[i]];
 		struct cfe_conf cc = {

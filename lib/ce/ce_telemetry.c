@@ -115,6 +115,19 @@ tel_info(struct ce *ce, const char *params __rte_unused,
 		ce->dep->crypto_mode == CE_CRYPTO_CPU ? "cpu" : "lookaside");
 	rte_tel_data_add_dict_string(d, "sa_placement",
 		ce->dep->sa_placement == CE_PLACE_RX ? "rx" : "balanced");
+	if (ce->n_dfe != 0) {
+		struct dfe_engines en;
+
+		dfe_engines(ce->dfe[0], &en);
+		if (en.aes != NULL) {
+			rte_tel_data_add_dict_string(d, "cpu_crypto_aes",
+						     en.aes);
+			snprintf(buf, sizeof(buf), "%s%s", en.sha,
+				 en.sha_ext ? "+sha-ext" : "");
+			rte_tel_data_add_dict_string(d, "cpu_crypto_sha",
+						     buf);
+		}
+	}
 	roles = rte_tel_data_alloc();
 	if (roles == NULL)
 		return -ENOMEM;

@@ -60,6 +60,19 @@ struct dfe *dfe_create(const struct dfe_conf *c);
 void dfe_destroy(struct dfe *d);
 uint8_t dfe_cdev(const struct dfe *d);
 
+/* What runs the crypto in cpu mode: intel-ipsec-mb's code (its manager's
+ * architecture, "sse" .. "avx512") for AES-GCM and AES-CBC (aes), for the
+ * HMAC-SHA-1 and HMAC-SHA-256 jobs of the direct CBC path (sha), whether
+ * those use the CPU's SHA extensions (sha_ext), and the cycles of the
+ * timing that chose sha (its own manager, the SSE one; 0 when not timed).
+ * All NULL and 0 in lookaside mode. */
+struct dfe_engines {
+	const char *aes, *sha;
+	bool sha_ext;
+	uint64_t cycles[2];
+};
+void dfe_engines(const struct dfe *d, struct dfe_engines *en);
+
 /* One iteration: ring -> ESP -> forward, and crypto completions. Returns the
  * number of packets handled (0: idle). */
 unsigned dfe_poll(struct dfe *d);

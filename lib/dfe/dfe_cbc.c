@@ -46,7 +46,9 @@
 #include <string.h>
 
 #include <intel-ipsec-mb.h>
+#include <rte_common.h>
 #include <rte_cryptodev.h>
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
@@ -68,6 +70,7 @@ struct dfe_cbc {
 	uint8_t icv_len;              /* truncated HMAC bytes */
 	uint8_t next_proto;           /* IPPROTO_IPIP or IPPROTO_IPV6 */
 	int hash;                     /* IMB_HASH_ALG */
+	IMB_MGR *mgr;                 /* cpu mode: the manager of its jobs */
 	uint8_t ipad[64] __rte_cache_aligned; /* hash state after key ^ ipad */
 	uint8_t opad[64] __rte_cache_aligned; /* ... after key ^ opad */
 	uint8_t dec_keys[16 * 15] __rte_cache_aligned;
@@ -85,6 +88,8 @@ _Static_assert(DFE_CBC_MAX <= IMB_MAX_JOBS, "DFE_CBC_MAX above IMB_MAX_JOBS");
 #define LINE(f) (offsetof(struct dfe_cbc, f) / RTE_CACHE_LINE_SIZE)
 #define SCHED_LINES ((16 * 15 + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE)
 
+static int sha_engine(struct dfe *d);
+
 int
 dfe_cbc_init(struct dfe *d)
 {
@@ -97,7 +102,18 @@ dfe_cbc_init(struct dfe *d)
 		!(e != NULL && strcmp(e, "0") == 0);
 	d->cbc_head = d->cbc_tail = d->cbc_mark = 0;
 	d->grp_head = d->grp_tail = 0;
+	d->imb_sha = d->imb;
+	if (d->direct_cbc && d->imb != NULL)
+		return sha_engine(d);
 	return 0;
+}
+
+void
+dfe_cbc_fini(struct dfe *d)
+{
+	if (d->imb_sha != NULL && d->imb_sha != d->imb)
+		free_mb_mgr(d->imb_sha);
+	d->imb_sha = NULL;
 }
 
 /* RFC 2104: the hash states after the first block of key ^ ipad and of
@@ -157,6 +173,186 @@ hmac_pads(IMB_MGR *mb, int hash, const uint8_t *key, size_t len,
 	explicit_bzero(ip, sizeof(ip));
 	explicit_bzero(op, sizeof(op));
 	return 0;
+}
+
+/* A job's fields for one ESP packet (submit(), and sha_engine()'s
+ * timing): see submit(). */
+static inline void
+job_fill(IMB_JOB *j, const struct dfe_cbc *c, uint8_t *esp, uint32_t cofs,
+	 uint32_t clen, const uint8_t *iv, uint32_t hlen, uint8_t *tag,
+	 bool enc)
+{
+	j->enc_keys = c->enc_keys;
+	j->dec_keys = c->dec_keys;
+	j->key_len_in_bytes = c->key_len;
+	j->src = esp;
+	j->dst = esp + cofs;
+	j->cipher_start_src_offset_in_bytes = cofs;
+	j->msg_len_to_cipher_in_bytes = clen;
+	j->hash_start_src_offset_in_bytes = 0;
+	j->msg_len_to_hash_in_bytes = hlen;
+	j->iv = iv;
+	j->iv_len_in_bytes = CBC_IV;
+	j->auth_tag_output = tag;
+	j->auth_tag_output_len_in_bytes = c->icv_len;
+	j->u.HMAC._hashed_auth_key_xor_ipad = c->ipad;
+	j->u.HMAC._hashed_auth_key_xor_opad = c->opad;
+	j->cipher_mode = IMB_CIPHER_CBC;
+	j->cipher_direction = enc ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
+	j->hash_alg = (IMB_HASH_ALG)c->hash;
+	j->chain_order = enc ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+}
+
+/* sha_engine()'s jobs: ESP packets of an IMIX (by count 7 x 64, 4 x 576,
+ * 1 x 1,420 inner bytes), once decrypted and verified, once encrypted and
+ * signed, AES-128-CBC and HMAC-SHA-256-128; CAL_PASSES times over, the
+ * lanes flushed only at the end, as the direct CBC path keeps its jobs in
+ * the lanes across bursts (a flush per 24 jobs would favour the SHA
+ * extensions' two lanes over AVX-512's 16) */
+static const uint16_t imix_len[] = {
+	64, 576, 64, 64, 576, 64, 1420, 64, 576, 64, 64, 576
+};
+#define CAL_JOBS (2 * RTE_DIM(imix_len))
+#define CAL_PASSES 8
+#define CAL_BUF 1536
+#define CAL_ROUNDS 16
+
+/* The TSC cycles of one round of the timing jobs on manager m. */
+static uint64_t
+cal_round(IMB_MGR *m, const struct dfe_cbc *c, uint8_t *buf)
+{
+	uint64_t t = rte_rdtsc_precise();
+	unsigned i;
+
+	for (i = 0; i < CAL_PASSES * CAL_JOBS; i++) {
+		unsigned k = i % CAL_JOBS;
+		uint32_t clen = RTE_ALIGN_CEIL(imix_len[k % RTE_DIM(imix_len)] +
+					       2u, CBC_BLOCK);
+		uint8_t *esp = buf + k * CAL_BUF;
+		IMB_JOB *j = IMB_GET_NEXT_JOB(m);
+
+		job_fill(j, c, esp, ESP_HDR + CBC_IV, clen, esp + ESP_HDR,
+			 ESP_HDR + CBC_IV + clen, esp + CAL_BUF - 32,
+			 k >= RTE_DIM(imix_len));
+		for (j = IMB_SUBMIT_JOB(m); j != NULL;
+		     j = IMB_GET_COMPLETED_JOB(m))
+			;
+	}
+	while (IMB_FLUSH_JOB(m) != NULL)
+		;
+	while (IMB_GET_COMPLETED_JOB(m) != NULL)
+		;
+	return rte_rdtsc_precise() - t;
+}
+
+/* the choice of the process's first DFE, for every DFE: -1 not made yet,
+ * 0 d->imb, 1 the SSE manager; and its timing (0 if not timed) */
+static int sha_sse = -1;
+static uint64_t sha_cyc[2];
+
+/*
+ * The manager of the HMAC-SHA-1 and HMAC-SHA-256 jobs (d->imb_sha).
+ * dfe_gcm_init()'s, chosen by init_mb_mgr_auto() (AVX-512 with VAES on a
+ * CPU that has it), hashes 16 buffers at once in AVX-512 lanes;
+ * intel-ipsec-mb 1.3 uses the CPU's SHA extensions only in its SSE
+ * manager (two buffers interleaved, AES-NI 128 bits wide). Which is faster
+ * depends on the core: on one that splits 512-bit operations in two the
+ * SHA extensions win (docs/PERFORMANCE.md, step 35). So, on a CPU with
+ * the SHA extensions, the process's first DFE times the same jobs on both
+ * managers, the best of CAL_ROUNDS rounds each, alternated, and every DFE
+ * takes the faster, as Linux chooses its RAID-6 code at boot (a few
+ * milliseconds). Both produce the same bytes: only the speed differs.
+ * SPIGATE_CBC_SHA=auto or sse sets the choice without timing. SHA-384 and
+ * SHA-512 have no such instructions: their jobs stay on d->imb (their SAs
+ * keep their manager in dfe_cbc.mgr, and each group's jobs are in one
+ * manager, so reap()'s in-order test holds). 0, or -ENOMEM.
+ */
+static int
+sha_engine(struct dfe *d)
+{
+	const char *e = getenv("SPIGATE_CBC_SHA");
+	IMB_MGR *sse;
+
+	if (sha_sse == 0 || !(d->imb->features & IMB_FEATURE_SHANI) ||
+	    d->imb_arch == IMB_ARCH_SSE || (e != NULL && strcmp(e, "auto") == 0))
+		return 0;
+	sse = alloc_mb_mgr(0);
+	if (sse == NULL)
+		return -ENOMEM;
+	init_mb_mgr_sse(sse);
+	if (imb_get_errno(sse) != 0) {
+		free_mb_mgr(sse);
+		return 0;
+	}
+	if (sha_sse < 0 && e != NULL && strcmp(e, "sse") == 0) {
+		sha_sse = 1;
+	} else if (sha_sse < 0) {
+		static const uint8_t key[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+		struct dfe_cbc c;
+		uint8_t *buf = rte_zmalloc_socket("dfe_cal", CAL_JOBS * CAL_BUF,
+						  RTE_CACHE_LINE_SIZE,
+						  d->c.socket);
+		unsigned r;
+
+		if (buf == NULL) {
+			free_mb_mgr(sse);
+			return -ENOMEM;
+		}
+		memset(&c, 0, sizeof(c));
+		c.key_len = 16;
+		c.icv_len = 16;
+		c.hash = IMB_AUTH_HMAC_SHA_256;
+		IMB_AES_KEYEXP_128(d->imb, key, c.enc_keys, c.dec_keys);
+		hmac_pads(d->imb, c.hash, key, sizeof(key), &c);
+		/* a round each first, not counted: code and data in cache */
+		cal_round(d->imb, &c, buf);
+		cal_round(sse, &c, buf);
+		sha_cyc[0] = sha_cyc[1] = UINT64_MAX;
+		for (r = 0; r < CAL_ROUNDS; r++) {
+			sha_cyc[0] = RTE_MIN(sha_cyc[0], cal_round(d->imb, &c,
+								   buf));
+			sha_cyc[1] = RTE_MIN(sha_cyc[1], cal_round(sse, &c,
+								   buf));
+		}
+		rte_free(buf);
+		sha_sse = sha_cyc[1] < sha_cyc[0];
+	}
+	if (sha_sse == 1)
+		d->imb_sha = sse;
+	else
+		free_mb_mgr(sse);
+	return 0;
+}
+
+static const char *
+arch_name(int arch)
+{
+	switch (arch) {
+	case IMB_ARCH_SSE:
+		return "sse";
+	case IMB_ARCH_AVX:
+		return "avx";
+	case IMB_ARCH_AVX2:
+		return "avx2";
+	case IMB_ARCH_AVX512:
+		return "avx512";
+	default:
+		return "none";
+	}
+}
+
+void
+dfe_engines(const struct dfe *d, struct dfe_engines *en)
+{
+	memset(en, 0, sizeof(*en));
+	if (d->imb == NULL)
+		return;
+	en->aes = arch_name(d->imb_arch);
+	en->sha = d->imb_sha != d->imb ? "sse" : en->aes;
+	en->sha_ext = (d->imb->features & IMB_FEATURE_SHANI) &&
+		(d->imb_sha != d->imb || d->imb_arch == IMB_ARCH_SSE);
+	en->cycles[0] = sha_cyc[0];
+	en->cycles[1] = sha_cyc[1];
 }
 
 /*
@@ -255,6 +451,8 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 		break;
 	}
 	hmac_pads(d->imb, hash, a->auth.key.data, a->auth.key.length, c);
+	c->mgr = hash == IMB_AUTH_HMAC_SHA_1 || hash == IMB_AUTH_HMAC_SHA_256 ?
+		d->imb_sha : d->imb;
 	/* header, ipad and opad, then the key schedule of the direction */
 	sa->cses_lines = ((UINT32_C(1) << LINE(dec_keys)) - 1) |
 		(((UINT32_C(1) << SCHED_LINES) - 1) <<
@@ -319,33 +517,16 @@ submit(struct dfe *d, const struct dfe_cbc *c, struct rte_mbuf *m,
        uint32_t hlen, uint8_t *tag, bool enc)
 {
 	unsigned slot = d->cbc_tail % DFE_CBC_MAX;
-	IMB_JOB *j = IMB_GET_NEXT_JOB(d->imb);
+	IMB_MGR *mgr = c->mgr;
+	IMB_JOB *j = IMB_GET_NEXT_JOB(mgr);
 
-	j->enc_keys = c->enc_keys;
-	j->dec_keys = c->dec_keys;
-	j->key_len_in_bytes = c->key_len;
-	j->src = esp;
-	j->dst = esp + cofs;
-	j->cipher_start_src_offset_in_bytes = cofs;
-	j->msg_len_to_cipher_in_bytes = clen;
-	j->hash_start_src_offset_in_bytes = 0;
-	j->msg_len_to_hash_in_bytes = hlen;
-	j->iv = iv;
-	j->iv_len_in_bytes = CBC_IV;
-	j->auth_tag_output = tag;
-	j->auth_tag_output_len_in_bytes = c->icv_len;
-	j->u.HMAC._hashed_auth_key_xor_ipad = c->ipad;
-	j->u.HMAC._hashed_auth_key_xor_opad = c->opad;
-	j->cipher_mode = IMB_CIPHER_CBC;
-	j->cipher_direction = enc ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
-	j->hash_alg = (IMB_HASH_ALG)c->hash;
-	j->chain_order = enc ? IMB_ORDER_CIPHER_HASH : IMB_ORDER_HASH_CIPHER;
+	job_fill(j, c, esp, cofs, clen, iv, hlen, tag, enc);
 	j->user_data = (void *)(uintptr_t)slot;
 	d->job_st[slot] = 0;
 	d->job_m[slot] = m;
 	d->cbc_tail++;
-	for (j = IMB_SUBMIT_JOB_NOCHECK(d->imb); j != NULL;
-	     j = IMB_GET_COMPLETED_JOB(d->imb))
+	for (j = IMB_SUBMIT_JOB_NOCHECK(mgr); j != NULL;
+	     j = IMB_GET_COMPLETED_JOB(mgr))
 		job_done(d, j);
 }
 
@@ -840,6 +1021,9 @@ dfe_cbc_flush(struct dfe *d)
 		return 0;
 	while ((j = IMB_FLUSH_JOB(d->imb)) != NULL)
 		job_done(d, j);
+	if (d->imb_sha != d->imb)
+		while ((j = IMB_FLUSH_JOB(d->imb_sha)) != NULL)
+			job_done(d, j);
 	done = reap(d);
 	RTE_ASSERT(d->grp_head == d->grp_tail && d->cbc_head == d->cbc_tail);
 	return done;

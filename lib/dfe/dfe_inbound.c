@@ -706,7 +706,7 @@ dfe_poll(struct dfe *d)
 	struct rte_mbuf *in[SG_BURST];
 	unsigned n, i, prev, done = 0;
 
-	if (d->inflight != 0)
+	if (d->inflight != 0 && (d->c.count_pkts || d->lk_full))
 		done = dfe_lksd_drain(d);
 	n = rte_ring_dequeue_burst(d->c.ring, (void **)in, SG_BURST, NULL);
 	if (!d->c.count_pkts) {
@@ -721,11 +721,20 @@ dfe_poll(struct dfe *d)
 		 * software device (aesni_mb) does the crypto in the dequeue,
 		 * and the packets' lines are still in cache (with two
 		 * workers -6% to -7% a packet, docs/PERFORMANCE.md, step 34).
-		 * What a hardware device has not completed yet waits for the
-		 * next poll, as before.
+		 * The drain before the burst (above) runs only when this one
+		 * took a whole burst, and more may be done: a dequeue with no
+		 * new operation behind it has aesni_mb flush its multi-buffer
+		 * lanes part empty (HMAC jobs of mixed lengths leave some in
+		 * them after this drain), which cost a CBC IMIX packet 10-17%
+		 * (docs/PERFORMANCE.md, step 35b); what is left waits for the
+		 * next poll's drain, after that poll's burst.
 		 */
-		if (d->inflight != 0)
-			done += dfe_lksd_drain(d);
+		if (d->inflight != 0) {
+			unsigned k = dfe_lksd_drain(d);
+
+			d->lk_full = k == SG_BURST;
+			done += k;
+		}
 		return done + n;
 	}
 	for (i = 0; i < n; i++) {

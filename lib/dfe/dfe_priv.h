@@ -240,9 +240,15 @@ struct dfe {
 	struct sg_lcore_stats *st;
 	struct IMB_MGR *imb;          /* direct GCM path: function table, or
 				       * NULL (dfe_gcm.c) */
+	struct IMB_MGR *imb_sha;      /* direct CBC path's HMAC-SHA-1/256
+				       * jobs: imb, or the SSE manager
+				       * (dfe_cbc.c, sha_engine()) */
+	int imb_arch;                 /* IMB_ARCH of imb */
 	unsigned inflight;            /* lookaside ops in the device */
 	uint16_t tick;                /* bursts run (dfe_sa.seen), wraps */
 	bool direct_gcm, direct_cbc;  /* SPIGATE_DIRECT_GCM, _CBC != "0" */
+	bool lk_full;                 /* dfe_poll(): its last drain after the
+				       * burst took SG_BURST completions */
 	/* the direct CBC path: jobs [cbc_head, cbc_tail) and groups
 	 * [grp_head, grp_tail) submitted and not finished yet, by slot
 	 * (counter % DFE_CBC_MAX) */
@@ -534,6 +540,7 @@ void dfe_gcm_inbound(struct dfe *d, struct dfe_sa *sa, struct rte_mbuf *mb[],
 		     uint16_t n);
 /* dfe_cbc.c: the direct CBC path */
 int dfe_cbc_init(struct dfe *d);
+void dfe_cbc_fini(struct dfe *d);
 int dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa,
 		    const struct dfe_sa_prm *p);
 void dfe_cbc_sa_free(struct dfe_sa *sa);

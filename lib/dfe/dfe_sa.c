@@ -50,6 +50,7 @@ dfe_create(const struct dfe_conf *c)
 	if (rc == 0)
 		rc = dfe_cbc_init(d);
 	if (rc != 0) {
+		dfe_gcm_fini(d);
 		rte_free((void *)d->sa);
 		rte_free(d);
 		rte_errno = -rc;
@@ -65,6 +66,7 @@ dfe_destroy(struct dfe *d)
 		return;
 	rte_pktmbuf_free_bulk(d->ahead, d->n_ahead);
 	rte_pktmbuf_free_bulk(d->stash, d->n_stash);
+	dfe_cbc_fini(d);
 	dfe_gcm_fini(d);
 	rte_free((void *)d->sa);
 	rte_free(d);

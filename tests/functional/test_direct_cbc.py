@@ -27,6 +27,7 @@ SHAPES = [("4in4", False), ("6in6", False), ("4in6", False), ("6in4", False),
           ("4in4", True), ("6in4", True)]
 
 
+
 def build(rng, crypto):
     """The scenario and the drops it must produce."""
     sc = Scenario(crypto=crypto, rng=rng)
@@ -77,10 +78,11 @@ def build(rng, crypto):
     return sc, drops
 
 
-@pytest.fixture(scope="module", params=["cpu", "lookaside"])
+@pytest.fixture(scope="module", params=list(direct.CBC_MODES))
 def runs(request, spigate_bin, tmp_path_factory):
-    return direct.two_runs(build, "SPIGATE_DIRECT_CBC", "dcbc", spigate_bin, tmp_path_factory,
-                           crypto=request.param)
+    return direct.two_runs(build, "SPIGATE_DIRECT_CBC", "dcbc", spigate_bin,
+                           tmp_path_factory, crypto=request.param.split("-")[0],
+                           env=direct.CBC_MODES[request.param])
 
 
 @pytest.mark.parametrize("path", direct.PATHS)
@@ -110,3 +112,9 @@ def test_same_output(runs):
         return out
     assert by_dst_mac_and_src(a.frames) == by_dst_mac_and_src(b.frames)
     assert a.stats == b.stats
+
+
+def test_sha_engine(runs, request):
+    """The direct path ran on the HMAC engine its mode asks for (spigate
+    logs it at start)."""
+    direct.assert_sha_engine(runs, request.node.callspec.params["runs"])

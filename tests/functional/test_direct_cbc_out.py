@@ -43,6 +43,7 @@ ICV = {ALGOS[0]: 16, ALGOS[1]: 12, ALGOS[2]: 24, ALGOS[3]: 32}
 GCM = "aes-128-gcm"
 
 
+
 def no_room(frame_len, algo, esn):
     """lib/ipsec's tail room check for a tunnel CBC packet in one mbuf:
     padding to 16 bytes with the trailer, the ICV and, with ESN, the high
@@ -85,10 +86,11 @@ def build(rng, crypto):
     return b.done()
 
 
-@pytest.fixture(scope="module", params=["cpu", "lookaside"])
+@pytest.fixture(scope="module", params=list(direct.CBC_MODES))
 def runs(request, spigate_bin, tmp_path_factory):
     return direct.two_runs(build, "SPIGATE_DIRECT_CBC", "dcbco", spigate_bin,
-                           tmp_path_factory, crypto=request.param)
+                           tmp_path_factory, crypto=request.param.split("-")[0],
+                           env=direct.CBC_MODES[request.param])
 
 
 @pytest.mark.parametrize("path", direct.PATHS)
@@ -144,3 +146,9 @@ def test_same_output(runs):
         assert len(a.out[port]) == len(b.out[port]), port
         assert by_spi(a.out[port]) == by_spi(b.out[port]), port
     assert a.stats == b.stats
+
+
+def test_sha_engine(runs, request):
+    """The direct path ran on the HMAC engine its mode asks for (spigate
+    logs it at start)."""
+    direct.assert_sha_engine(runs, request.node.callspec.params["runs"])

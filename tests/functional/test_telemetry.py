@@ -77,6 +77,14 @@ def test_telemetry_and_sigterm(running):
     assert info["version"]
     assert info["uptime_s"] >= 0
     assert info["lcores"] == {"0": "ce", "1": "cfe+dfe"}
+    # cpu crypto: intel-ipsec-mb's code of the DFEs (docs/architecture.md)
+    assert info["crypto_mode"] == "cpu"
+    assert info["cpu_crypto_aes"] in ("sse", "avx", "avx2", "avx512"), info
+    assert info["cpu_crypto_sha"] in (info["cpu_crypto_aes"],
+                                      "sse+sha-ext"), info
+    with open("/proc/cpuinfo") as f:
+        if " sha_ni" not in f.read():
+            assert info["cpu_crypto_sha"] == info["cpu_crypto_aes"], info
 
     st = query(prefix, "/spigate/stats")
     for k in ("rx", "tx", "decrypted", "encrypted", "bypassed", "punted",

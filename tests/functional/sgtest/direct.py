@@ -3,6 +3,7 @@ direct crypto paths"): one scenario run twice, once with the path's
 environment switch at "0" (lib/ipsec) and once without (direct)."""
 
 import random
+import re
 
 import pytest
 
@@ -10,13 +11,46 @@ from . import SEED
 
 PATHS = ("lib/ipsec", "direct")
 
+# The CBC tests run their capture in cpu mode on each manager the
+# HMAC-SHA-1/256 jobs can run on (lib/dfe/dfe_cbc.c, sha_engine()): the SSE
+# one with the CPU's SHA extensions, while the SHA-384/512 jobs of the same
+# bursts stay on the other; the one init_mb_mgr_auto() picks; and the one
+# the start-up timing chooses; then in lookaside mode.
+CBC_MODES = {"cpu": None, "cpu-sha-sse": {"SPIGATE_CBC_SHA": "sse"},
+             "cpu-sha-auto": {"SPIGATE_CBC_SHA": "auto"}, "lookaside": None}
 
-def two_runs(build, switch, tag, spigate_bin, tmp_path_factory, crypto=None):
+
+def assert_sha_engine(runs, mode):
+    """The direct path's run of a CBC_MODES mode used the engine it asks
+    for, as spigate logs it at start."""
+    with open("/proc/cpuinfo") as f:
+        shani = " sha_ni" in f.read()
+    for name in PATHS[1:]:
+        log = runs[name][2].stdout + runs[name][2].stderr
+        m = re.search(r"cpu crypto: intel-ipsec-mb (\w+); HMAC-SHA-1/256 on "
+                      r"(\w+)( with the SHA extensions)?( \(timed: .*\))?", log)
+        if mode == "lookaside":
+            assert m is None, log
+            continue
+        assert m is not None, log
+        aes, sha, ext, timed = m.groups()
+        if mode == "cpu-sha-sse" and shani:
+            assert (sha, ext, timed) == ("sse", " with the SHA extensions",
+                                         None), m.group(0)
+        elif mode == "cpu-sha-auto" or not shani:
+            assert sha == aes and timed is None, m.group(0)
+        else:
+            assert timed is not None and sha in (aes, "sse"), m.group(0)
+
+
+def two_runs(build, switch, tag, spigate_bin, tmp_path_factory, crypto=None,
+             env=None):
     """{path: (scenario, drops, result)}: build(rng) -> (scenario, drops)
     is called once per run with the same seed, so both runs get the same
     capture; `switch` is the environment variable (SPIGATE_DIRECT_GCM or
     SPIGATE_DIRECT_CBC). With `crypto` ("cpu" or "lookaside"), build(rng,
-    crypto) and, in lookaside mode, a tag (seed and folder) of its own."""
+    crypto) and, in lookaside mode, a tag (seed and folder) of its own.
+    `env`: more environment variables for both runs."""
     if crypto is not None:
         b, build = build, lambda rng: b(rng, crypto)
         if crypto != "cpu":
@@ -24,6 +58,9 @@ def two_runs(build, switch, tag, spigate_bin, tmp_path_factory, crypto=None):
     out = {}
     mp = pytest.MonkeyPatch()
     try:
+        for k, v in (env or {}).items():
+            mp.setenv(k, v)
+            tag += "_" + v
         for name in PATHS:
             sc, drops = build(random.Random("%d/%s" % (SEED, tag)))
             if name == "direct":
