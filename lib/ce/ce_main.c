@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -131,19 +132,18 @@ elements_init(struct ce *ce)
 	}
 	if (ce->n_dfe != 0) {
 		struct dfe_engines en;
+		char timed[96] = "";
 
 		dfe_engines(ce->dfe[0], &en);
-		if (en.aes != NULL && en.cycles[0] != 0)
+		if (en.cycles[0] != 0)
+			snprintf(timed, sizeof(timed), " (timed: %" PRIu64
+				 " cycles on %s, %" PRIu64 " on sse with the "
+				 "SHA extensions)", en.cycles[0], en.aes,
+				 en.cycles[1]);
+		if (en.aes != NULL)
 			CE_LOG(INFO, "cpu crypto: intel-ipsec-mb %s; HMAC-SHA-1/256 "
-			       "on %s%s (timed: %" PRIu64 " cycles on %s, %"
-			       PRIu64 " on sse with the SHA extensions)",
-			       en.aes, en.sha, en.sha_ext ?
-			       " with the SHA extensions" : "",
-			       en.cycles[0], en.aes, en.cycles[1]);
-		else if (en.aes != NULL)
-			CE_LOG(INFO, "cpu crypto: intel-ipsec-mb %s; HMAC-SHA-1/256 "
-			       "on %s%s", en.aes, en.sha, en.sha_ext ?
-			       " with the SHA extensions" : "");
+			       "on %s%s%s", en.aes, en.sha, en.sha_ext ?
+			       " with the SHA extensions" : "", timed);
 	}
 	for (i = 0; i < ce->n_cfe; i++) {
 		struct ce_lcore *lc = ce->lc[dep->cfe_lcores[i]];
