@@ -132,7 +132,7 @@ elements_init(struct ce *ce)
 	}
 	if (ce->n_dfe != 0) {
 		struct dfe_engines en;
-		char timed[96] = "";
+		char timed[96] = "", split[96] = "";
 
 		dfe_engines(ce->dfe[0], &en);
 		if (en.cycles[0] != 0)
@@ -140,10 +140,14 @@ elements_init(struct ce *ce)
 				 " cycles on %s, %" PRIu64 " on sse with the "
 				 "SHA extensions)", en.cycles[0], en.aes,
 				 en.cycles[1]);
+		if (en.split != 0)
+			snprintf(split, sizeof(split), "; inbound AES-CBC of "
+				 "%u bytes or more on %s, after the HMAC",
+				 en.split, en.aes);
 		if (en.aes != NULL)
 			CE_LOG(INFO, "cpu crypto: intel-ipsec-mb %s; HMAC-SHA-1/256 "
-			       "on %s%s%s", en.aes, en.sha, en.sha_ext ?
-			       " with the SHA extensions" : "", timed);
+			       "on %s%s%s%s", en.aes, en.sha, en.sha_ext ?
+			       " with the SHA extensions" : "", timed, split);
 	}
 	for (i = 0; i < ce->n_cfe; i++) {
 		struct ce_lcore *lc = ce->lc[dep->cfe_lcores[i]];

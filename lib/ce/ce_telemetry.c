@@ -126,6 +126,8 @@ tel_info(struct ce *ce, const char *params __rte_unused,
 				 en.sha_ext ? "+sha-ext" : "");
 			rte_tel_data_add_dict_string(d, "cpu_crypto_sha",
 						     buf);
+			rte_tel_data_add_dict_u64(d, "cpu_crypto_cbc_split",
+						  en.split);
 		}
 	}
 	roles = rte_tel_data_alloc();

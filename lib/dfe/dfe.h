@@ -69,6 +69,9 @@ uint8_t dfe_cdev(const struct dfe *d);
 struct dfe_engines {
 	const char *aes, *sha;
 	bool sha_ext;
+	unsigned split;       /* inbound AES-CBC from this many ciphertext
+			       * bytes on aes's manager, apart from the
+			       * HMAC on sha's; 0: never */
 	uint64_t cycles[2];
 };
 void dfe_engines(const struct dfe *d, struct dfe_engines *en);

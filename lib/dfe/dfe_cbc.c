@@ -71,6 +71,8 @@ struct dfe_cbc {
 	uint8_t next_proto;           /* IPPROTO_IPIP or IPPROTO_IPV6 */
 	int hash;                     /* IMB_HASH_ALG */
 	IMB_MGR *mgr;                 /* cpu mode: the manager of its jobs */
+	bool split;                   /* inbound, long packets: decryption
+				       * on d->imb_dec (split_dec()) */
 	uint8_t ipad[64] __rte_cache_aligned; /* hash state after key ^ ipad */
 	uint8_t opad[64] __rte_cache_aligned; /* ... after key ^ opad */
 	uint8_t dec_keys[16 * 15] __rte_cache_aligned;
@@ -89,6 +91,11 @@ _Static_assert(DFE_CBC_MAX <= IMB_MAX_JOBS, "DFE_CBC_MAX above IMB_MAX_JOBS");
 #define SCHED_LINES ((16 * 15 + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE)
 
 static int sha_engine(struct dfe *d);
+static int split_init(struct dfe *d);
+
+/* inbound ciphertext bytes from which decryption is a job of its own
+ * (split_init()) */
+#define CBC_SPLIT 512
 
 int
 dfe_cbc_init(struct dfe *d)
@@ -103,6 +110,7 @@ dfe_cbc_init(struct dfe *d)
 	d->cbc_head = d->cbc_tail = d->cbc_mark = 0;
 	d->grp_head = d->grp_tail = 0;
 	d->imb_sha = d->imb;
+	d->imb_dec = NULL;
 	if (d->direct_cbc && d->imb != NULL)
 		return sha_engine(d);
 	return 0;
@@ -113,7 +121,9 @@ dfe_cbc_fini(struct dfe *d)
 {
 	if (d->imb_sha != NULL && d->imb_sha != d->imb)
 		free_mb_mgr(d->imb_sha);
-	d->imb_sha = NULL;
+	if (d->imb_dec != NULL)
+		free_mb_mgr(d->imb_dec);
+	d->imb_sha = d->imb_dec = NULL;
 }
 
 /* RFC 2104: the hash states after the first block of key ^ ipad and of
@@ -317,10 +327,46 @@ sha_engine(struct dfe *d)
 		rte_free(buf);
 		sha_sse = sha_cyc[1] < sha_cyc[0];
 	}
-	if (sha_sse == 1)
-		d->imb_sha = sse;
-	else
+	if (sha_sse != 1) {
 		free_mb_mgr(sse);
+		return 0;
+	}
+	d->imb_sha = sse;
+	return split_init(d);
+}
+
+/*
+ * With the HMAC on the SSE manager, AES-CBC runs 128 bits wide there; on
+ * AVX-512 with VAES it decrypts 4 blocks an instruction: for a 1,440-byte
+ * ciphertext 181 cycles against 361 (intel-ipsec-mb 1.3, AMD family 25,
+ * cipher-only jobs). So an inbound packet with at least CBC_SPLIT bytes of
+ * ciphertext gets two jobs: its HMAC on the SSE manager, then, once that
+ * has completed, its decryption on d->imb_dec, a manager of its own
+ * (split_dec()). CBC decryption is not multi-buffer: that job completes
+ * as it is submitted, so the packet is done when its HMAC is, in the SSE
+ * manager's order, and reap()'s in-order test holds. Below CBC_SPLIT the
+ * second job costs more than it saves (docs/PERFORMANCE.md, step 36).
+ * Outbound, CBC encryption is multi-buffer (it waits for its lanes before
+ * the HMAC could start): not split. SPIGATE_CBC_SPLIT=0 turns it off.
+ * 0, or -ENOMEM.
+ */
+static int
+split_init(struct dfe *d)
+{
+	const char *e = getenv("SPIGATE_CBC_SPLIT");
+
+	if (d->imb_arch != IMB_ARCH_AVX512 ||
+	    !(d->imb->features & IMB_FEATURE_VAES) ||
+	    (e != NULL && strcmp(e, "0") == 0))
+		return 0;
+	d->imb_dec = alloc_mb_mgr(0);
+	if (d->imb_dec == NULL)
+		return -ENOMEM;
+	init_mb_mgr_avx512(d->imb_dec);
+	if (imb_get_errno(d->imb_dec) != 0) {
+		free_mb_mgr(d->imb_dec);
+		d->imb_dec = NULL;
+	}
 	return 0;
 }
 
@@ -351,6 +397,7 @@ dfe_engines(const struct dfe *d, struct dfe_engines *en)
 	en->sha = d->imb_sha != d->imb ? "sse" : en->aes;
 	en->sha_ext = (d->imb->features & IMB_FEATURE_SHANI) &&
 		(d->imb_sha != d->imb || d->imb_arch == IMB_ARCH_SSE);
+	en->split = d->imb_dec != NULL ? CBC_SPLIT : 0;
 	en->cycles[0] = sha_cyc[0];
 	en->cycles[1] = sha_cyc[1];
 }
@@ -453,6 +500,7 @@ dfe_cbc_sa_init(struct dfe *d, struct dfe_sa *sa, const struct dfe_sa_prm *p)
 	hmac_pads(d->imb, hash, a->auth.key.data, a->auth.key.length, c);
 	c->mgr = hash == IMB_AUTH_HMAC_SHA_1 || hash == IMB_AUTH_HMAC_SHA_256 ?
 		d->imb_sha : d->imb;
+	c->split = in && d->imb_dec != NULL && c->mgr == d->imb_sha;
 	/* header, ipad and opad, then the key schedule of the direction */
 	sa->cses_lines = ((UINT32_C(1) << LINE(dec_keys)) - 1) |
 		(((UINT32_C(1) << SCHED_LINES) - 1) <<
@@ -489,20 +537,58 @@ icv_copy(uint8_t *dst, const uint8_t *src, unsigned len)
 	}
 }
 
-/* A completed job: its status, by the job's slot in d->job_st. */
+/*
+ * The decryption of a split packet whose HMAC job j has completed (the
+ * only jobs without a cipher in the DFE's managers; split_init()): the
+ * same cipher fields, now on d->imb_dec, where it completes as it is
+ * submitted. It runs whatever the ICV, which finish_group() checks, as
+ * in a chained job. The packet's status: 1 done, 2 failed.
+ */
+static uint8_t
+split_dec(struct dfe *d, const IMB_JOB *j)
+{
+	IMB_MGR *m = d->imb_dec;
+	IMB_JOB *x = IMB_GET_NEXT_JOB(m);
+
+	x->enc_keys = j->enc_keys;
+	x->dec_keys = j->dec_keys;
+	x->key_len_in_bytes = j->key_len_in_bytes;
+	x->src = j->src;
+	x->dst = j->dst;
+	x->cipher_start_src_offset_in_bytes =
+		j->cipher_start_src_offset_in_bytes;
+	x->msg_len_to_cipher_in_bytes = j->msg_len_to_cipher_in_bytes;
+	x->iv = j->iv;
+	x->iv_len_in_bytes = CBC_IV;
+	x->cipher_mode = IMB_CIPHER_CBC;
+	x->cipher_direction = IMB_DIR_DECRYPT;
+	x->hash_alg = IMB_AUTH_NULL;
+	x->chain_order = IMB_ORDER_HASH_CIPHER;
+	x = IMB_SUBMIT_JOB_NOCHECK(m);
+	if (unlikely(x == NULL))	/* not with intel-ipsec-mb 1.3 */
+		x = IMB_FLUSH_JOB(m);
+	return x != NULL && x->status == IMB_STATUS_COMPLETED ? 1 : 2;
+}
+
+/* A completed job: its status, by the job's slot in d->job_st; a split
+ * packet's HMAC job first has its decryption run. */
 static inline void
 job_done(struct dfe *d, const IMB_JOB *j)
 {
-	d->job_st[(uintptr_t)j->user_data] =
-		j->status == IMB_STATUS_COMPLETED ? 1 : 2;
+	uint8_t st = j->status == IMB_STATUS_COMPLETED ? 1 : 2;
+
+	if (j->cipher_mode == IMB_CIPHER_NULL && st == 1)
+		st = split_dec(d, j);
+	d->job_st[(uintptr_t)j->user_data] = st;
 }
 
 /*
  * One packet's job into the manager, in the next slot (d->cbc_tail): the
  * cipher over clen bytes from esp + cofs, in place, from the IV at iv;
  * the HMAC over hlen bytes from esp, its ICV to tag; decryption after the
- * HMAC, or encryption before it. The jobs the manager returns are marked
- * done (job_done()).
+ * HMAC (from CBC_SPLIT bytes on, for an SA with c->split, a job of its
+ * own: split_dec()), or encryption before it. The jobs the manager
+ * returns are marked done (job_done()).
  *
  * Submitted without intel-ipsec-mb's parameter check (as the aesni_mb PMD
  * does; 6% of a 64-byte packet, docs/PERFORMANCE.md, step 32): what it
@@ -521,6 +607,9 @@ submit(struct dfe *d, const struct dfe_cbc *c, struct rte_mbuf *m,
 	IMB_JOB *j = IMB_GET_NEXT_JOB(mgr);
 
 	job_fill(j, c, esp, cofs, clen, iv, hlen, tag, enc);
+	/* the HMAC only: decryption after it (split_dec()) */
+	if (c->split && clen >= CBC_SPLIT)
+		j->cipher_mode = IMB_CIPHER_NULL;
 	j->user_data = (void *)(uintptr_t)slot;
 	d->job_st[slot] = 0;
 	d->job_m[slot] = m;

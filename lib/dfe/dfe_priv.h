@@ -243,6 +243,9 @@ struct dfe {
 	struct IMB_MGR *imb_sha;      /* direct CBC path's HMAC-SHA-1/256
 				       * jobs: imb, or the SSE manager
 				       * (dfe_cbc.c, sha_engine()) */
+	struct IMB_MGR *imb_dec;      /* its inbound AES-CBC of long packets
+				       * apart from the HMAC, or NULL
+				       * (dfe_cbc.c, split_dec()) */
 	int imb_arch;                 /* IMB_ARCH of imb */
 	unsigned inflight;            /* lookaside ops in the device */
 	uint16_t tick;                /* bursts run (dfe_sa.seen), wraps */

@@ -49,6 +49,7 @@ def build(rng, crypto):
     sc.frames += interleave(per_flow)
     for f in flows[::2]:
         direct.send_bad(sc, f, drops, lambda f: f.cbc_not_block_multiple_frame(body_len=37))
+        direct.send_bad_long(sc, f, drops)
     # ESN across 2^32, the high half after the payload in the ICV
     f = sc.flow(i, ALGOS[0], "4in4", esn=True, replay_window=64,
                 install="eager")

@@ -83,8 +83,14 @@ def test_telemetry_and_sigterm(running):
     assert info["cpu_crypto_sha"] in (info["cpu_crypto_aes"],
                                       "sse+sha-ext"), info
     with open("/proc/cpuinfo") as f:
-        if " sha_ni" not in f.read():
-            assert info["cpu_crypto_sha"] == info["cpu_crypto_aes"], info
+        flags = f.read()
+    if " sha_ni" not in flags:
+        assert info["cpu_crypto_sha"] == info["cpu_crypto_aes"], info
+    # inbound AES-CBC apart from the HMAC, from 512 bytes, exactly when the
+    # HMAC is on the SSE manager and AVX-512 has VAES (lib/dfe/dfe_cbc.c)
+    split = (info["cpu_crypto_sha"] == "sse+sha-ext"
+             and info["cpu_crypto_aes"] == "avx512" and " vaes" in flags)
+    assert info["cpu_crypto_cbc_split"] == (512 if split else 0), info
 
     st = query(prefix, "/spigate/stats")
     for k in ("rx", "tx", "decrypted", "encrypted", "bypassed", "punted",
