@@ -347,7 +347,8 @@ sha_engine(struct dfe *d)
  * manager's order, and reap()'s in-order test holds. Below CBC_SPLIT the
  * second job costs more than it saves (docs/PERFORMANCE.md, step 36).
  * Outbound, CBC encryption is multi-buffer (it waits for its lanes before
- * the HMAC could start): not split. SPIGATE_CBC_SPLIT=0 turns it off.
+ * the HMAC could start): split that way it was slower (step 36), so it is
+ * not split. SPIGATE_CBC_SPLIT=0 turns it off.
  * 0, or -ENOMEM.
  */
 static int
