@@ -50,6 +50,8 @@ dfe_create(const struct dfe_conf *c)
 	if (rc == 0)
 		rc = dfe_cbc_init(d);
 	if (rc != 0) {
+		/* the CBC managers first: dfe_cbc_fini() tells d->imb's */
+		dfe_cbc_fini(d);
 		dfe_gcm_fini(d);
 		rte_free((void *)d->sa);
 		rte_free(d);
